@@ -1,0 +1,171 @@
+"""`medsyn kg ...`: build, inspect and query the MKG."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from medsyn.config import add_arguments, from_args, option
+from medsyn.errors import MedsynError
+from medsyn.kg import open_kg, write_kg
+from medsyn.kg.build import KGBuildConfig, build_kg
+from medsyn.kg.stats import kg_stats, read_label_set
+from medsyn.paths import require_data_dir
+
+
+@dataclass
+class KGStatsConfig:
+    kg: str = option("demo", help="KG: a directory built by `medsyn kg build`, or 'demo'")
+    codes: str | None = option(
+        None, help="label set: comma-separated codes, a text file or a JSONL notes file"
+    )
+    json: bool = option(False, help="print JSON (top-level 'codes' keyed by code) instead of tables")
+
+
+@dataclass
+class KGShowConfig:
+    kg: str = option("demo", help="KG: a directory built by `medsyn kg build`, or 'demo'")
+    language: str | None = option(None, help="only symptoms in this language (ru or en)")
+    limit: int = option(30, help="at most this many symptoms and drugs to list")
+    json: bool = option(False, help="print JSON instead of tables")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    kg = subparsers.add_parser("kg", help="build, inspect and query the Medical Knowledge Graph")
+    sub = kg.add_subparsers(dest="kg_command", required=True, metavar="{build,stats,show,find}")
+
+    p = sub.add_parser("build", help="build the MKG from the public data into a KG directory")
+    p.add_argument("--config", help="YAML file of options (flags override it)")
+    add_arguments(p, KGBuildConfig)
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("stats", help="node/edge counts by type and source, and coverage of a label set")
+    p.add_argument("--config", help="YAML file of options (flags override it)")
+    add_arguments(p, KGStatsConfig)
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("show", help="one disease with its symptoms (weights, sources) and drugs")
+    p.add_argument("code", help="ICD-10 code, e.g. M54 or M54.5")
+    p.add_argument("--config", help="YAML file of options (flags override it)")
+    add_arguments(p, KGShowConfig)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("find", help="codes whose Russian or English title contains a text")
+    p.add_argument("text", help="text to look for, e.g. 'астма' or 'asthma'")
+    p.add_argument("--kg", default="demo", help="KG directory or 'demo' (default: demo)")
+    p.add_argument("--limit", type=int, default=20, help="at most this many codes (default: 20)")
+    p.set_defaults(func=cmd_find)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    config = from_args(KGBuildConfig, args)
+    if config.out is None:
+        raise MedsynError("--out is required: the KG directory to write")
+    if config.out.exists() and not config.overwrite:
+        raise MedsynError(f"{str(config.out)!r} already exists; pass --overwrite to replace it")
+    data_dir = require_data_dir(config.data_dir)
+    tables, report = build_kg(data_dir, config)
+    write_kg(tables, config.out, overwrite=config.overwrite)
+    console = Console(stderr=True)
+    console.print(f"built KG from {data_dir} in {report.seconds:.1f}s -> [bold]{config.out}[/bold]")
+    for name, n in report.added.items():
+        console.print(f"  {name:<18} {n:>8} added")
+    for reason, n in report.skipped.items():
+        console.print(f"  skipped {n:>6} rows  {reason}")
+    console.print("  " + ", ".join(f"{k}={v}" for k, v in tables.counts().items()))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    config = from_args(KGStatsConfig, args)
+    store = open_kg(config.kg)
+    codes = read_label_set(config.codes) if config.codes else None
+    stats = kg_stats(store, codes, label_set="custom")
+    if config.json:
+        json.dump(stats, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    console = Console()
+    table = Table(title=f"MKG {stats['kg']}")
+    for col in ("type", "total", "by source"):
+        table.add_column(col)
+    for kind, section in (("node", stats["nodes"]), ("edge", stats["edges"])):
+        for name, s in section.items():
+            by_source = ", ".join(f"{k}: {v}" for k, v in s["by_source"].items())
+            table.add_row(f"{kind} {name}", str(s["total"]), by_source)
+    console.print(table)
+    ls = stats["label_set"]
+    console.print(
+        f"label set {ls['name']}: {ls['n_codes']} codes, known {ls['known']}, "
+        f"ru titles {ls['with_title_ru']}, en titles {ls['with_title_en']}, "
+        f"with symptoms {ls['with_symptoms']}, with drugs {ls['with_drugs']}"
+    )
+    codes_table = Table()
+    for col in ("code", "title (ru)", "title (en)", "symptoms ru/en", "drugs"):
+        codes_table.add_column(col)
+    for code, c in stats["codes"].items():
+        codes_table.add_row(
+            code,
+            (c["title_ru"] or "-")[:40],
+            (c["title_en"] or "-")[:40],
+            f"{c.get('n_symptoms_ru', 0)}/{c.get('n_symptoms_en', 0)}",
+            str(c["n_drugs"]),
+        )
+    console.print(codes_table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    config = from_args(KGShowConfig, args)
+    if config.language not in (None, "ru", "en"):
+        raise MedsynError(f"--language {config.language!r} is not valid; use ru or en")
+    store = open_kg(config.kg)
+    code = args.code.strip().upper()
+    disease = store.disease(code)
+    symptoms = store.symptoms(code, language=config.language, include_descendants=True)
+    drugs = store.drugs(code, include_descendants=True)
+    if config.json:
+        out = {
+            "disease": disease.__dict__,
+            "children": store.children(code),
+            "symptoms": [e.__dict__ for e in symptoms[: config.limit]],
+            "drugs": [e.__dict__ for e in drugs[: config.limit]],
+        }
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    console = Console()
+    console.print(
+        f"[bold]{disease.code}[/bold] ({disease.level}) {disease.title_ru or '-'} / {disease.title_en or '-'}"
+    )
+    console.print(
+        f"  block {disease.block or '-'}, chapter {disease.chapter or '-'}; "
+        f"sources: {', '.join(disease.sources)}"
+    )
+    if store.children(code):
+        console.print(f"  subcodes: {', '.join(store.children(code))}")
+    table = Table(title=f"symptoms ({len(symptoms)})")
+    for col in ("symptom", "lang", "weight", "source", "code", "evidence"):
+        table.add_column(col)
+    for e in symptoms[: config.limit]:
+        table.add_row(e.name, e.language, f"{e.weight:g}", e.source, e.code, e.evidence or "")
+    console.print(table)
+    dtable = Table(title=f"drugs ({len(drugs)})")
+    for col in ("drug", "source", "code", "evidence"):
+        dtable.add_column(col)
+    for d in drugs[: config.limit]:
+        dtable.add_row(d.name, d.source, d.code, d.evidence or "")
+    console.print(dtable)
+    return 0
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    store = open_kg(args.kg)
+    for d in store.find(args.text, limit=args.limit):
+        print(f"{d.code}\t{d.level}\t{d.title_ru or '-'}\t{d.title_en or '-'}")
+    return 0

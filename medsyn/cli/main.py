@@ -1,0 +1,41 @@
+"""`medsyn` console command.
+
+medsyn kg build --data-dir ../shared/data --out runs/kg
+medsyn kg stats --kg runs/kg --json
+medsyn kg show M54 --kg runs/kg
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from medsyn import __version__
+from medsyn.cli import kg
+from medsyn.errors import MedsynError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medsyn",
+        description="Synthetic clinical notes for ICD-10 codes, grounded on a Medical Knowledge Graph.",
+    )
+    parser.add_argument("--version", action="version", version=f"medsyn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{kg}")
+    kg.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MedsynError as exc:
+        print(f"medsyn: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

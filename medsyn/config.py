@@ -1,0 +1,124 @@
+"""Typed configs: dataclasses whose fields carry help text, loaded from YAML with CLI overrides.
+
+Each command's options are one dataclass. `add_arguments` turns its fields into flags (`--out-dir`
+for `out_dir`), `resolve` layers defaults < YAML file (`--config FILE`) < flags given on the command
+line, and rejects unknown YAML keys by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from medsyn.errors import MedsynError
+
+T = TypeVar("T")
+
+
+def option(default: Any = None, *, help: str, default_factory: Any = None) -> Any:  # noqa: A002
+    """A dataclass field with help text (shown by `--help`)."""
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def _base_type(annotation: Any) -> Any:
+    """`X | None` -> X; leaves other annotations as they are."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _parse_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _converter(tp: Any) -> Any:
+    if typing.get_origin(tp) is list:
+        return _parse_list
+    if tp is Path:
+        return Path
+    if tp in (int, float, str):
+        return tp
+    return str
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
+    """Add one `--flag` per dataclass field; the default shown is the dataclass default."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        tp = _base_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = f.metadata.get("help", "")
+        if default is not None and default != "":
+            help_text += f" (default: {default})"
+        if tp is bool:
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        else:
+            parser.add_argument(flag, dest=f.name, type=_converter(tp), default=None, help=help_text)
+
+
+def load_yaml(path: Path | str) -> dict[str, Any]:
+    """Read a YAML mapping; a clear error for a missing file or a non-mapping document."""
+    path = Path(path)
+    if not path.is_file():
+        raise MedsynError(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise MedsynError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MedsynError(f"config file {str(path)!r} must hold a mapping of option: value")
+    return data
+
+
+def _coerce(cls: type, name: str, value: Any) -> Any:
+    tp = _base_type(typing.get_type_hints(cls)[name])
+    if value is None:
+        return None
+    if typing.get_origin(tp) is list:
+        return _parse_list(value) if isinstance(value, str) else list(value)
+    if tp is Path:
+        return Path(value)
+    if tp is bool and not isinstance(value, bool):
+        raise MedsynError(f"option {name!r} must be true or false, got {value!r}")
+    if tp in (int, float) and not isinstance(value, bool):
+        try:
+            return tp(value)
+        except (TypeError, ValueError) as exc:
+            raise MedsynError(f"option {name!r} must be a {tp.__name__}, got {value!r}") from exc
+    return value
+
+
+def resolve(cls: type[T], *, yaml_values: dict[str, Any] | None = None, **overrides: Any) -> T:
+    """Build `cls` from its defaults, then `yaml_values`, then the non-None `overrides`."""
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in (yaml_values or {}).items():
+        key = key.replace("-", "_")
+        if key not in names:
+            raise MedsynError(f"unknown config option {key!r}; valid options: {', '.join(names)}")
+        values[key] = _coerce(cls, key, value)
+    for key, value in overrides.items():
+        if key in names and value is not None:
+            values[key] = _coerce(cls, key, value)
+    return cls(**values)
+
+
+def from_args(cls: type[T], args: argparse.Namespace) -> T:
+    """`resolve` with the YAML file named by `args.config` (if any) and the flags in `args`."""
+    yaml_values = load_yaml(args.config) if getattr(args, "config", None) else None
+    return resolve(cls, yaml_values=yaml_values, **vars(args))

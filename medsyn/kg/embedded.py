@@ -1,0 +1,109 @@
+"""The embedded KG store: five Parquet files and a manifest in a directory, loaded into memory.
+
+    medsyn kg build --data-dir ../shared/data --out runs/kg
+    kg = EmbeddedStore("runs/kg")
+
+A KG directory is complete only when `manifest.json` is there: `write_kg` writes into a temporary
+sibling directory and renames it into place, so a crash never leaves a half-built KG that looks whole.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from medsyn import __version__
+from medsyn.errors import KGNotFoundError, MedsynError
+from medsyn.kg.model import SCHEMAS, KGTables
+from medsyn.kg.store import KGStore
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+def write_kg(tables: KGTables, out: Path | str, *, overwrite: bool = False) -> Path:
+    """Write `tables` as a KG directory at `out`, atomically; refuse an existing `out` unless `overwrite`."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise MedsynError(f"{str(out)!r} already exists; pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for name, table in tables.items():
+            pq.write_table(table.cast(SCHEMAS[name]), tmp / f"{name}.parquet")
+        manifest = {
+            "format": FORMAT_VERSION,
+            "medsyn_version": __version__,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "counts": tables.counts(),
+            "meta": tables.meta,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{datetime.now(UTC):%Y%m%d%H%M%S%f}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_tables(path: Path | str) -> KGTables:
+    """Read a KG directory written by `write_kg`; a clear error when it is missing or incomplete."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not path.is_dir():
+        raise KGNotFoundError(f"KG directory {str(path)!r} does not exist (build one with `medsyn kg build`)")
+    if not manifest_path.is_file():
+        raise KGNotFoundError(f"{str(path)!r} is not a complete KG: it has no {MANIFEST}")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("format") != FORMAT_VERSION:
+        raise KGNotFoundError(
+            f"{str(path)!r} has KG format {manifest.get('format')!r}; "
+            f"this medsyn reads format {FORMAT_VERSION}"
+        )
+    tables: dict[str, pa.Table] = {}
+    for name, schema in SCHEMAS.items():
+        table = pq.read_table(path / f"{name}.parquet")
+        if not table.schema.equals(schema, check_metadata=False):
+            raise KGNotFoundError(f"{path / (name + '.parquet')}: schema differs from medsyn's {name} table")
+        tables[name] = table
+    return KGTables(**tables, meta=dict(manifest.get("meta", {})))
+
+
+class EmbeddedStore(KGStore):
+    """A KG directory held in memory (no server)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._tables = read_tables(self.path)
+
+    def tables(self) -> KGTables:
+        return self._tables
+
+    def location(self) -> str:
+        return str(self.path)
+
+
+class MemoryStore(KGStore):
+    """A KG held only in memory (the demo KG, tests)."""
+
+    def __init__(self, tables: KGTables, name: str = "memory") -> None:
+        self._tables = tables
+        self._name = name
+
+    def tables(self) -> KGTables:
+        return self._tables
+
+    def location(self) -> str:
+        return self._name

