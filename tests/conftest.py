@@ -47,3 +47,11 @@ def real_kg_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     out = tmp_path_factory.mktemp("real") / "kg"
     assert main(["kg", "build", "--data-dir", str(real_data_dir), "--out", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Path:
+    """The packaged default model, converted once into the cache (~1 min the first time on a machine)."""
+    from medsyn.models import DEFAULT_MODEL, resolve_model
+
+    return resolve_model(DEFAULT_MODEL)

@@ -1,0 +1,45 @@
+"""`medsyn generate`: plan, generate, score and write synthetic notes (the Ray Data job)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+
+from medsyn.config import add_arguments, from_args
+from medsyn.pipeline.generate import GenerateConfig, run_generate
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="generate synthetic notes for ICD-10 codes (Ray Data job)",
+        description="Plan notes over codes, generate them with an engine, score them and write Parquet "
+        "shards to --out. Rerun with the same --out to resume.",
+    )
+    p.add_argument("--config", help="YAML file of options (flags override it)")
+    add_arguments(p, GenerateConfig)
+    p.set_defaults(func=cmd_generate)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    config = from_args(GenerateConfig, args)
+    summary = run_generate(config)
+    console = Console(stderr=True)
+    run = summary["this_run"]
+    console.print(
+        f"[bold]{summary['notes']}[/bold] of {summary['planned']} notes in {summary['out']}/shards "
+        f"({summary['failed']} failed; this run: {run['notes']} notes in {run['seconds']}s, "
+        f"{run['notes_per_s']} notes/s, {run['tokens_per_s']} tokens/s)"
+    )
+    if summary["failures_by_reason"]:
+        console.print(f"failures by reason: {json.dumps(summary['failures_by_reason'])}")
+    if summary["skipped_codes"]:
+        console.print(f"skipped codes: {json.dumps(summary['skipped_codes'], ensure_ascii=False)}")
+    if summary["missing"] or summary["duplicates"]:
+        console.print(
+            f"[red]incomplete: {summary['missing']} missing, {summary['duplicates']} duplicated rows[/red]"
+        )
+        return 1
+    return 0

@@ -1,0 +1,82 @@
+"""One engine interface: a batch of requests in, one result per request out (never fewer).
+
+    engine = make_engine("hf", model="smollm2-135m-instruct")
+    results = engine.generate([Request("r1", messages=[{"role": "user", "content": "..."}])])
+
+A request that fails yields a result with `error` set and `text` None; it is never dropped.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from medsyn.config import option
+from medsyn.errors import MedsynError
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = option(0.8, help="sampling temperature (0 = greedy)")
+    top_p: float = option(0.95, help="nucleus sampling mass")
+    max_tokens: int = option(192, help="most new tokens per note")
+    stop: tuple[str, ...] = option((), help="stop strings")
+    seed: int | None = option(None, help="sampling seed (per request; the job uses each row's seed)")
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise MedsynError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise MedsynError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_tokens <= 0:
+            raise MedsynError(f"max_tokens must be a positive integer, got {self.max_tokens}")
+
+
+@dataclass
+class Request:
+    """One generation: chat `messages` or a plain `prompt` (exactly one of them)."""
+
+    id: str
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+    def __post_init__(self) -> None:
+        if (self.prompt is None) == (self.messages is None):
+            raise MedsynError(f"request {self.id!r}: give exactly one of prompt or messages")
+
+
+@dataclass
+class Result:
+    id: str
+    text: str | None
+    error: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    latency_s: float | None = None
+
+
+class Engine(ABC):
+    """A text generator. Implementations: `hf` (transformers), `vllm`, `openai` (HTTP)."""
+
+    name: str = "engine"
+    model: str = ""
+
+    @abstractmethod
+    def generate(self, requests: list[Request]) -> list[Result]:
+        """One result per request, in order; failures as results with `error`."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free what the engine holds (processes, memory)."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def error_results(requests: list[Request], exc: BaseException) -> list[Result]:
+    message = f"{type(exc).__name__}: {exc}"
+    return [Result(r.id, None, error=message) for r in requests]

@@ -1,0 +1,76 @@
+"""Real notes: the user's own clinical notes with their ICD-10 codes (JSONL, CSV or Parquet).
+
+    notes = load_notes("train.jsonl")            # RuMedTop3's idx/symptoms/code works as is
+    notes.column_names == ["note_id", "code", "text"]
+
+Pass the train split only: these notes become examples in prompts and real counts for allocation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from medsyn.errors import MedsynError
+from medsyn.icd import category, normalize_code
+
+TEXT_COLUMNS = ("text", "note", "symptoms")
+ID_COLUMNS = ("note_id", "idx", "id")
+SCHEMA = pa.schema([("note_id", pa.string()), ("code", pa.string()), ("text", pa.string())])
+
+
+def _read_table(path: Path) -> pa.Table:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".json", ".ndjson"):
+            return pajson.read_json(path)
+        if suffix == ".csv":
+            return pacsv.read_csv(path)
+        if suffix == ".parquet":
+            return pq.read_table(path)
+    except pa.ArrowInvalid as exc:
+        raise MedsynError(f"{path}: cannot read as {suffix[1:]}: {exc}") from exc
+    raise MedsynError(f"{path}: unknown notes format {suffix!r}; use .jsonl, .csv or .parquet")
+
+
+def load_notes(
+    path: Path | str,
+    *,
+    text_column: str | None = None,
+    code_column: str = "code",
+    id_column: str | None = None,
+    code_level: str = "category",
+) -> pa.Table:
+    """Read notes into (note_id, code, text); codes are cut to 3-character categories by default."""
+    path = Path(path)
+    if not path.is_file():
+        raise MedsynError(f"notes file {str(path)!r} does not exist")
+    table = _read_table(path)
+    names = table.column_names
+    text_column = text_column or next((c for c in TEXT_COLUMNS if c in names), None)
+    if text_column is None or text_column not in names:
+        raise MedsynError(f"{path}: no text column {text_column or TEXT_COLUMNS}; columns are {names}")
+    if code_column not in names:
+        raise MedsynError(f"{path}: no code column {code_column!r}; columns are {names}")
+    id_column = id_column or next((c for c in ID_COLUMNS if c in names), None)
+    if id_column is not None and id_column not in names:
+        raise MedsynError(f"{path}: no id column {id_column!r}; columns are {names}")
+    texts = [str(t) if t is not None else "" for t in table[text_column].to_pylist()]
+    ids = (
+        [str(i) for i in table[id_column].to_pylist()]
+        if id_column
+        else [f"{path.stem}:{i}" for i in range(table.num_rows)]
+    )
+    codes = []
+    for row, raw in enumerate(table[code_column].to_pylist()):
+        code = normalize_code(str(raw)) if raw is not None else None
+        if code is None:
+            raise MedsynError(f"{path}: row {row + 1}: code {raw!r} is not an ICD-10 code")
+        codes.append(category(code) if code_level == "category" else code)
+    if len(set(ids)) != len(ids):
+        raise MedsynError(f"{path}: note ids in column {id_column!r} are not unique")
+    return pa.table({"note_id": ids, "code": codes, "text": texts}, schema=SCHEMA)

@@ -1,0 +1,1 @@
+"""The Ray Data generation job: plan -> prompt -> generate -> score -> write Parquet shards."""

@@ -1,0 +1,343 @@
+"""The generation job on Ray Data: plan -> prompt -> generate -> score -> write Parquet shards.
+
+    medsyn generate --codes M54,I10 --n 100 --engine vllm --out runs/notes
+    python jobs/generate.py --config gen.yaml          # or through `ray job submit`
+
+Local Ray by default, the cluster when RAY_ADDRESS is set. The output directory holds `run.json` (the
+plan's fingerprint, config and allocation, written first), `shards/part-*.parquet` (one row per planned
+note, failures included) and `summary.json` (written last, when every planned row is there). Rerunning
+with the same directory finishes the missing rows; `--overwrite` starts afresh; another plan is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from medsyn.config import option
+from medsyn.engines import ENGINES, SamplingParams
+from medsyn.errors import MedsynError
+from medsyn.kg import open_kg
+from medsyn.models import DEFAULT_MODEL, resolve_model
+from medsyn.notes import load_notes
+from medsyn.pipeline import stages
+from medsyn.quality.scores import COPY_THRESHOLD
+from medsyn.sampling.plan import PlanConfig, Planner, build_planner
+
+RUN_FILE, SUMMARY_FILE, SHARDS = "run.json", "summary.json", "shards"
+
+
+@dataclass
+class GenerateConfig(PlanConfig):
+    kg: str = option("demo", help="KG: 'demo', a KG directory, or a Neo4j URI")
+    notes: Path | None = option(
+        None, help="real notes (JSONL/CSV/Parquet, train split only) for examples and counts"
+    )
+    text_column: str | None = option(None, help="text column of the notes (default: text, note or symptoms)")
+    code_column: str = option("code", help="code column of the notes")
+    out: Path | None = option(None, help="output directory")
+    overwrite: bool = option(False, help="delete what the output directory holds and start afresh")
+    model: str = option(
+        DEFAULT_MODEL, help="model directory, packaged model name, or the served model's name"
+    )
+    engine: str = option("vllm", help=f"generation engine: {', '.join(ENGINES)}")
+    base_url: str | None = option(None, help="engine openai: base URL of the endpoint (or $OPENAI_BASE_URL)")
+    api_key_env: str = option(
+        "OPENAI_API_KEY", help="engine openai: environment variable holding the API key"
+    )
+    request_concurrency: int = option(8, help="engine openai: requests in flight per worker")
+    temperature: float = option(0.8, help="sampling temperature (0 = greedy)")
+    top_p: float = option(0.95, help="nucleus sampling mass")
+    max_tokens: int = option(192, help="most new tokens per note")
+    stop: list[str] = option(default_factory=list, help="stop strings, comma-separated")
+    batch_size: int = option(16, help="notes per generation batch")
+    replicas: int = option(1, help="engine replicas (Ray actors; one GPU each where there are GPUs)")
+    num_gpus: float | None = option(
+        None, help="GPUs per replica (default: 1 when the cluster has GPUs, else 0)"
+    )
+    shard_rows: int = option(256, help="notes per output Parquet shard")
+    copy_threshold: float = option(
+        COPY_THRESHOLD, help="flag a note whose 5-gram containment in its example is >= this"
+    )
+    max_model_len: int = option(2048, help="engines hf/vllm: context length")
+    ray_address: str | None = option(
+        None, help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)"
+    )
+
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(self.temperature, self.top_p, self.max_tokens, tuple(self.stop), None)
+
+
+def _plan_config(config: GenerateConfig) -> PlanConfig:
+    return PlanConfig(**{k: v for k, v in asdict(config).items() if k in PlanConfig.__dataclass_fields__})
+
+
+def _validate(config: GenerateConfig) -> None:
+    if config.out is None:
+        raise MedsynError("--out is required: the output directory")
+    if config.engine not in ENGINES:
+        raise MedsynError(f"unknown engine {config.engine!r}; valid: {', '.join(ENGINES)}")
+    for name in ("batch_size", "replicas", "shard_rows", "request_concurrency"):
+        if getattr(config, name) < 1:
+            raise MedsynError(f"{name} must be >= 1, got {getattr(config, name)}")
+    config.sampling()  # validates temperature, top_p, max_tokens
+
+
+def prepare(config: GenerateConfig) -> Planner:
+    """Read the KG and notes once and build the plan (no Ray needed)."""
+    kg = open_kg(config.kg)
+    notes = (
+        load_notes(config.notes, text_column=config.text_column, code_column=config.code_column)
+        if config.notes
+        else None
+    )
+    return build_planner(kg, notes, _plan_config(config))
+
+
+def _atomic_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def done_rows(out: Path) -> np.ndarray:
+    """Row indices already written (unreadable, half-written shards are removed first)."""
+    shard_dir = out / SHARDS
+    rows = []
+    for leftover in shard_dir.glob(".*.tmp"):
+        leftover.unlink()
+    for shard in sorted(shard_dir.glob("part-*.parquet")):
+        try:
+            rows.append(pq.read_table(shard, columns=["row"])["row"].to_numpy())
+        except Exception:
+            shard.unlink()  # a shard cut off mid-write holds no complete rows
+    return np.unique(np.concatenate(rows)) if rows else np.array([], dtype=np.int64)
+
+
+def open_run(out: Path, planner: Planner, config: GenerateConfig) -> np.ndarray:
+    """Create or resume the run directory; returns the rows still to generate."""
+    if config.overwrite and out.exists():
+        shutil.rmtree(out)
+    run_file = out / RUN_FILE
+    if run_file.is_file():
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+        if run["fingerprint"] != planner.fingerprint:
+            raise MedsynError(
+                f"{out} holds another plan (fingerprint {run['fingerprint'][:12]}, this one "
+                f"{planner.fingerprint[:12]}): use another --out, or --overwrite to replace it"
+            )
+    elif out.exists() and any(out.iterdir()):
+        raise MedsynError(f"{out} exists and is not a medsyn run directory; use another --out or --overwrite")
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    if not run_file.is_file():
+        _atomic_json(
+            run_file,
+            {
+                "fingerprint": planner.fingerprint,
+                "total": planner.total,
+                "allocation": planner.allocation(),
+                "skipped_codes": planner.skipped,
+                "config": asdict(config),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
+    done = done_rows(out)
+    return np.setdiff1d(np.arange(planner.total, dtype=np.int64), done)
+
+
+def init_ray(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        # Over-count logical CPUs on small machines: ray.data.llm's chat-template, tokenize, engine and
+        # detokenize actors plus the map tasks must all be able to run at once, or the job waits forever
+        # (the real cores are shared anyway).
+        ray.init(num_cpus=max(8, os.cpu_count() or 1), include_dashboard=False)
+
+
+def _gpus_per_replica(config: GenerateConfig) -> float:
+    if config.num_gpus is not None:
+        return config.num_gpus
+    import ray
+
+    return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+
+
+def _generate_stage(ds: Any, config: GenerateConfig) -> Any:
+    """Attach the generation stage: ray.data.llm's vLLM processor, or an actor pool of medsyn engines."""
+    from ray.data import ActorPoolStrategy
+
+    params = config.sampling()
+    gpus = _gpus_per_replica(config)
+    if config.engine == "vllm":
+        return _vllm_processor(config, params, gpus)(ds)
+    kwargs: dict[str, Any] = {}
+    if config.engine == "openai":
+        kwargs = {
+            "base_url": config.base_url,
+            "api_key_env": config.api_key_env,
+            "concurrency": config.request_concurrency,
+        }
+    return ds.map_batches(
+        stages.GenerateBatch,
+        fn_constructor_args=(config.engine, config.model, params, config.form),
+        fn_constructor_kwargs=kwargs,
+        batch_size=config.batch_size,
+        batch_format="pyarrow",
+        compute=ActorPoolStrategy(size=config.replicas),
+        num_cpus=0 if config.engine == "openai" else 1,
+        num_gpus=gpus if config.engine == "hf" else 0,
+    )
+
+
+def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float) -> Any:
+    from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+
+    from medsyn.engines.vllm_engine import cpu_env, engine_kwargs
+
+    model_path = resolve_model(config.model)
+    kwargs = engine_kwargs(model_path, adapter=False, gpu=gpus > 0, max_model_len=config.max_model_len)
+    kwargs.pop("model")
+    processor_config = vLLMEngineProcessorConfig(
+        model_source=str(model_path),
+        engine_kwargs=kwargs,
+        batch_size=config.batch_size,
+        concurrency=config.replicas,
+        should_continue_on_error=True,
+        chat_template_stage=config.form == "chat",
+        runtime_env={"env_vars": cpu_env()} if gpus == 0 else None,
+        placement_group_config={"bundles": [{"CPU": 1}]} if gpus == 0 else None,
+    )
+
+    def preprocess(row: dict[str, Any]) -> dict[str, Any]:
+        sampling = {
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+            "stop": list(params.stop) or None,
+            "seed": int(row["seed"]),
+        }
+        return {**row, "sampling_params": sampling}
+
+    def postprocess(row: dict[str, Any]) -> dict[str, Any]:
+        error = row.get("__inference_error__") or None
+        return {
+            **{k: v for k, v in row.items() if not k.startswith("__")},
+            "text": None if error else (row.get("generated_text") or "").strip(),
+            "error": error,
+            "prompt_tokens": row.get("num_input_tokens"),
+            "completion_tokens": row.get("num_generated_tokens"),
+            "latency_s": row.get("time_taken_llm"),
+            "finish_reason": None,
+        }
+
+    return build_processor(processor_config, preprocess=preprocess, postprocess=postprocess)
+
+
+def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) the job; returns the summary also written to summary.json."""
+    _validate(config)
+    assert config.out is not None
+    planner = prepare(config)
+    if config.engine in ("vllm", "hf"):
+        resolve_model(config.model)  # fail fast on a missing model, before any Ray work
+    elif config.engine == "openai":
+        from medsyn.engines.openai_engine import OpenAIEngine
+
+        OpenAIEngine(config.model, base_url=config.base_url, api_key_env=config.api_key_env).close()
+    out = config.out
+    todo = open_run(out, planner, config)
+    start = time.perf_counter()
+    totals: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    if len(todo):
+        import ray
+        from ray.data import DataContext
+        from tqdm import tqdm
+
+        init_ray(config.ray_address)
+        DataContext.get_current().enable_progress_bars = False
+        provenance = {
+            "model": config.model,
+            "engine": config.engine,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "max_tokens": config.max_tokens,
+        }
+        ds = ray.data.from_numpy(todo).rename_columns({"data": "row"})
+        ds = ds.repartition(max(1, -(-len(todo) // config.shard_rows)))
+        ds = ds.map_batches(
+            partial(stages.plan_and_prompt, planner=planner),
+            batch_size=config.shard_rows,
+            batch_format="pyarrow",
+        )
+        ds = _generate_stage(ds, config)
+        ds = ds.map_batches(
+            partial(stages.score, copy_threshold=config.copy_threshold),
+            batch_size=config.shard_rows,
+            batch_format="pyarrow",
+        )
+        ds = ds.map_batches(
+            partial(stages.write_shard, shard_dir=str(out / SHARDS), provenance=provenance),
+            batch_size=config.shard_rows,
+            batch_format="pyarrow",
+        )
+        with tqdm(total=len(todo), unit="note", disable=not progress, desc="generate") as bar:
+            for batch in ds.iter_batches(batch_size=None, batch_format="default"):
+                for i in range(len(batch["rows"])):
+                    totals["rows"] += int(batch["rows"][i])
+                    totals["failed"] += int(batch["failed"][i])
+                    totals["completion_tokens"] += int(batch["completion_tokens"][i])
+                    totals["prompt_tokens"] += int(batch["prompt_tokens"][i])
+                    kinds.update(list(batch["error_kinds"][i]))
+                    bar.update(int(batch["rows"][i]))
+    seconds = time.perf_counter() - start
+    return finish_run(out, planner, seconds, totals, kinds)
+
+
+def finish_run(
+    out: Path, planner: Planner, seconds: float, totals: Counter[str], kinds: Counter[str]
+) -> dict[str, Any]:
+    """Check every planned row is there exactly once, then write summary.json."""
+    table = pq.read_table(out / SHARDS, columns=["row", "error"])
+    rows = table["row"].to_numpy()
+    unique = np.unique(rows)
+    missing = planner.total - len(unique)
+    duplicates = len(rows) - len(unique)
+    errors = [e for e in table["error"].to_pylist() if e]
+    summary = {
+        "out": str(out),
+        "notes": int(len(unique)),
+        "planned": planner.total,
+        "missing": int(missing),
+        "duplicates": int(duplicates),
+        "failed": len(errors),
+        "failures_by_reason": dict(Counter(e.split(":", 1)[0].split("(", 1)[0] for e in errors)),
+        "this_run": {
+            "notes": totals["rows"],
+            "failed": totals["failed"],
+            "seconds": round(seconds, 2),
+            "notes_per_s": round(totals["rows"] / seconds, 3) if seconds > 0 else None,
+            "tokens_per_s": round(totals["completion_tokens"] / seconds, 1) if seconds > 0 else None,
+            "failures_by_reason": dict(kinds),
+        },
+        "skipped_codes": planner.skipped,
+    }
+    if missing == 0 and duplicates == 0:
+        _atomic_json(out / SUMMARY_FILE, summary)
+    return summary

@@ -1,0 +1,151 @@
+"""The stages of the generation job as plain batch functions (Ray Data calls them; tests call them too).
+
+A batch is a dict of column -> list (or numpy array).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from medsyn.engines import Engine, Request, SamplingParams, make_engine
+from medsyn.pipeline.schema import NOTES
+from medsyn.prompts import messages, render, template_by_id
+from medsyn.quality.scores import score_note
+from medsyn.sampling.plan import Planner
+
+
+def as_columns(batch: Any) -> dict[str, list[Any]]:
+    """A batch (Arrow table or dict of arrays) as a dict of plain Python lists (None stays None)."""
+    if isinstance(batch, pa.Table):
+        return batch.to_pydict()
+    return {k: _column(batch, k, len(v)) for k, v in batch.items()}
+
+
+def plan_and_prompt(batch: Any, planner: Planner) -> dict[str, Any]:
+    """Rows -> planned notes with their rendered prompts (and chat messages for the chat form)."""
+    out = planner.plan(np.asarray(as_columns(batch)["row"], dtype=np.int64))
+    systems, prompts, chats = [], [], []
+    for i in range(len(out["row"])):
+        template = template_by_id(out["template_id"][i])
+        system, prompt = render(
+            template,
+            symptoms=out["symptoms"][i],
+            example=out["example_text"][i],
+            title=out["title"][i],
+            sex=out["sex"][i],
+            age=out["age"][i],
+        )
+        systems.append(system)
+        prompts.append(prompt)
+        chats.append(messages(system, prompt))
+    out["system"], out["prompt"] = systems, prompts
+    if planner.config.form == "chat":
+        out["messages"] = chats
+    return out
+
+
+def to_requests(batch: dict[str, Any], params: SamplingParams, form: str) -> list[Request]:
+    requests = []
+    for i, note_id in enumerate(batch["note_id"]):
+        p = SamplingParams(
+            params.temperature, params.top_p, params.max_tokens, params.stop, int(batch["seed"][i])
+        )
+        if form == "chat":
+            requests.append(
+                Request(note_id, messages=messages(batch["system"][i], batch["prompt"][i]), params=p)
+            )
+        else:
+            requests.append(Request(note_id, prompt=batch["prompt"][i], params=p))
+    return requests
+
+
+class GenerateBatch:
+    """A Ray Data callable class: holds one engine per worker, generates a batch of planned notes."""
+
+    def __init__(
+        self, engine: str, model: str, params: SamplingParams, form: str, **engine_kwargs: Any
+    ) -> None:
+        self.engine: Engine = make_engine(engine, model, **engine_kwargs)
+        self.params, self.form = params, form
+
+    def __call__(self, batch: Any) -> dict[str, Any]:
+        batch = as_columns(batch)
+        results = self.engine.generate(to_requests(batch, self.params, self.form))
+        batch["text"] = [r.text for r in results]
+        batch["error"] = [r.error for r in results]
+        batch["prompt_tokens"] = [r.prompt_tokens for r in results]
+        batch["completion_tokens"] = [r.completion_tokens for r in results]
+        batch["finish_reason"] = [r.finish_reason for r in results]
+        batch["latency_s"] = [r.latency_s for r in results]
+        return batch
+
+
+def score(batch: Any, copy_threshold: float) -> dict[str, Any]:
+    """Add the per-note scores (None for failed rows)."""
+    batch = as_columns(batch)
+    columns: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "symptom_recall",
+            "length_ratio",
+            "example_similarity",
+            "example_containment",
+            "copied_example",
+        )
+    }
+    for text, symptoms, example in zip(batch["text"], batch["symptoms"], batch["example_text"], strict=True):
+        if text is None:
+            for values in columns.values():
+                values.append(None)
+            continue
+        s = score_note(text, list(symptoms), example, copy_threshold=copy_threshold)
+        for name, values in columns.items():
+            values.append(getattr(s, name))
+    batch.update(columns)
+    return batch
+
+
+def _column(batch: dict[str, Any], name: str, n: int) -> list[Any]:
+    value = batch.get(name)
+    if value is None:
+        return [None] * n
+    values = value.tolist() if isinstance(value, np.ndarray) else list(value)
+    return [v.tolist() if isinstance(v, np.ndarray) else v for v in values]
+
+
+def write_shard(batch: Any, shard_dir: str, provenance: dict[str, Any]) -> dict[str, Any]:
+    """Write one batch as a Parquet shard (temp name, then rename); return a one-row summary.
+
+    The shard's name is a hash of its rows, so a retried task replaces its own file: no duplicates.
+    """
+    batch = as_columns(batch)
+    n = len(batch["row"])
+    columns = {}
+    for field in NOTES:
+        if field.name in provenance:
+            columns[field.name] = [provenance[field.name]] * n
+        else:
+            columns[field.name] = _column(batch, field.name, n)
+    table = pa.Table.from_pydict(columns, schema=NOTES)
+    rows = sorted(int(r) for r in columns["row"])
+    digest = hashlib.sha1(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()[:12]
+    final = Path(shard_dir) / f"part-{rows[0]:09d}-{digest}.parquet"
+    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, final)
+    errors = [e for e in columns["error"] if e]
+    return {
+        "rows": [n],
+        "failed": [len(errors)],
+        "error_kinds": [[e.split(":", 1)[0].split("(", 1)[0] for e in errors]],
+        "completion_tokens": [sum(t or 0 for t in columns["completion_tokens"])],
+        "prompt_tokens": [sum(t or 0 for t in columns["prompt_tokens"])],
+    }

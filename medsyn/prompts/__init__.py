@@ -1,0 +1,110 @@
+"""Prompt templates (versioned data in templates.yaml) and their rendering.
+
+t = get_template("paper_main", "ru", "chat")     # t.id == "paper_main.ru.chat.v1"
+system, prompt = render(t, symptoms=["кашель", "насморк"], example="...", title="...")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from medsyn.errors import MedsynError
+
+LANGUAGES = ("ru", "en")
+FORMS = ("chat", "completion")
+_SEX = {"ru": {"female": "женский", "male": "мужской"}, "en": {"female": "female", "male": "male"}}
+_UNKNOWN = {"ru": "не указан", "en": "not given"}
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    language: str
+    form: str
+    version: int
+    system: str | None
+    text: str
+    requires_example: bool
+    fallback: str | None
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}.{self.language}.{self.form}.v{self.version}"
+
+
+@cache
+def _load() -> dict[str, Any]:
+    return yaml.safe_load(
+        resources.files("medsyn.prompts").joinpath("templates.yaml").read_text(encoding="utf-8")
+    )
+
+
+TEMPLATES: dict[str, Any] = _load()
+
+
+def get_template(name: str, language: str, form: str) -> Template:
+    """The template `name` in `language` and `form`; a clear error naming what is valid."""
+    if name not in TEMPLATES:
+        raise MedsynError(f"unknown template {name!r}; valid: {', '.join(TEMPLATES)}")
+    if language not in LANGUAGES:
+        raise MedsynError(f"language {language!r} is not valid; use {' or '.join(LANGUAGES)}")
+    if form not in FORMS:
+        raise MedsynError(f"form {form!r} is not valid; use {' or '.join(FORMS)}")
+    spec = TEMPLATES[name]
+    text = spec[language]["user" if form == "chat" else "completion"]
+    return Template(
+        name=name,
+        language=language,
+        form=form,
+        version=int(spec["version"]),
+        system=spec[language]["system"] if form == "chat" else None,
+        text=text,
+        requires_example=bool(spec.get("requires_example", False)),
+        fallback=spec.get("fallback"),
+    )
+
+
+def template_by_id(template_id: str) -> Template:
+    """Inverse of `Template.id` (the version must match the installed one)."""
+    try:
+        name, language, form, version = template_id.split(".")
+    except ValueError:
+        raise MedsynError(f"template id {template_id!r} is not NAME.LANGUAGE.FORM.vN") from None
+    template = get_template(name, language, form)
+    if f"v{template.version}" != version:
+        raise MedsynError(f"template {template_id!r}: this medsyn has version v{template.version}")
+    return template
+
+
+def render(
+    template: Template,
+    *,
+    symptoms: list[str],
+    example: str | None = None,
+    title: str | None = None,
+    sex: str | None = None,
+    age: int | None = None,
+) -> tuple[str | None, str]:
+    """(system message or None, prompt text) for one note."""
+    if template.requires_example and not example:
+        raise MedsynError(f"template {template.id} needs an example note")
+    lang = template.language
+    text = template.text.format(
+        symptoms=", ".join(symptoms),
+        example=(example or "").strip(),
+        n_words=len((example or "").split()),
+        title=title or "",
+        sex=_SEX[lang].get(sex or "", _UNKNOWN[lang]),
+        age=age if age is not None else _UNKNOWN[lang],
+    )
+    return template.system, text
+
+
+def messages(system: str | None, prompt: str) -> list[dict[str, str]]:
+    """Chat messages for a rendered prompt."""
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]

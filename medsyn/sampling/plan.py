@@ -1,0 +1,264 @@
+"""The per-note plan: code, symptoms, demographics, example note and template of every row.
+
+    planner = build_planner(kg, notes, PlanConfig(codes=["M54", "I10"], n=100, allocation="uniform"))
+    batch = planner.plan(np.arange(0, 100))        # dict of columns; any split of rows gives the same rows
+
+Row i's plan is a pure function of (seed, i, inputs): its randomness comes from `rng.uniform(seed_i,
+stream)`, never from a shared generator. The KG and the notes are read once, when the planner is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from medsyn.config import option
+from medsyn.errors import MedsynError, UnknownCodeError
+from medsyn.kg.store import KGStore
+from medsyn.prompts import TEMPLATES, get_template
+from medsyn.sampling.allocation import allocate, parse_counts
+from medsyn.sampling.rng import row_seeds, uniform
+
+# Streams of a row's randomness (see rng.uniform).
+S_COUNT, S_EXAMPLE, S_SEX, S_AGE, S_TEMPLATE = 0, 1, 2, 3, 4
+S_SYMPTOM, S_SHUFFLE = 1_000, 2_000_000
+
+
+@dataclass
+class PlanConfig:
+    codes: list[str] = option(
+        default_factory=list, help="ICD-10 codes to generate for (default: all codes of the notes)"
+    )
+    n: int | None = option(None, help="number of notes to plan (the budget)")
+    allocation: str = option("uniform", help="paper | rare | uniform | proportional | explicit")
+    counts: str | None = option(
+        None, help="explicit per-code counts, e.g. M54=10,I10=5 (allocation explicit)"
+    )
+    seed: int = option(0, help="run seed: the plan is a pure function of (seed, row, inputs)")
+    language: str = option("ru", help="language of symptoms, titles and templates: ru or en")
+    min_symptoms: int = option(2, help="fewest symptoms per note")
+    max_symptoms: int = option(5, help="most symptoms per note")
+    symptom_temperature: float = option(1.0, help="sampling temperature on edge weights (>1 flattens)")
+    include_subcodes: bool = option(True, help="a category may draw symptoms from its subcodes")
+    examples: str = option("same_code", help="example note per row: same_code (from --notes) or none")
+    demographics: bool = option(False, help="sample sex and age for each note")
+    age_min: int = option(18, help="youngest sampled age")
+    age_max: int = option(90, help="oldest sampled age")
+    templates: list[str] = option(
+        default_factory=lambda: ["paper_main"], help="template names (mixed per row)"
+    )
+    form: str = option("chat", help="prompt form: chat (messages) or completion (plain text)")
+    min_words: int = option(30, help="allocation paper: count real notes of at least this many words")
+    rare_alpha: float = option(0.5, help="allocation rare: alpha")
+    rare_max: int = option(50, help="allocation rare: M, the most notes per code")
+    on_missing_symptoms: str = option("skip", help="a code without symptoms: skip (recorded) or fail")
+
+
+@dataclass
+class CodePlan:
+    """What the planner knows of one code: read once from the KG and the notes."""
+
+    code: str
+    title: str
+    symptoms: list[str]
+    weights: np.ndarray
+    example_ids: list[str] = field(default_factory=list)
+    example_texts: list[str] = field(default_factory=list)
+
+
+def _validate(config: PlanConfig) -> None:
+    if config.language not in ("ru", "en"):
+        raise MedsynError(f"language {config.language!r} is not valid; use ru or en")
+    if not 1 <= config.min_symptoms <= config.max_symptoms:
+        raise MedsynError(
+            f"need 1 <= min_symptoms <= max_symptoms, got {config.min_symptoms} and {config.max_symptoms}"
+        )
+    if config.symptom_temperature <= 0:
+        raise MedsynError(f"symptom_temperature must be > 0, got {config.symptom_temperature}")
+    if config.examples not in ("same_code", "none"):
+        raise MedsynError(f"examples {config.examples!r} is not valid; use same_code or none")
+    if config.form not in ("chat", "completion"):
+        raise MedsynError(f"form {config.form!r} is not valid; use chat or completion")
+    if config.on_missing_symptoms not in ("skip", "fail"):
+        raise MedsynError(
+            f"on_missing_symptoms {config.on_missing_symptoms!r} is not valid; use skip or fail"
+        )
+    if not 0 <= config.age_min <= config.age_max <= 120:
+        raise MedsynError(f"need 0 <= age_min <= age_max <= 120, got {config.age_min} and {config.age_max}")
+    if not config.templates:
+        raise MedsynError(f"no templates given; valid: {', '.join(sorted(TEMPLATES))}")
+    for name in config.templates:
+        get_template(name, config.language, config.form)
+
+
+def _code_symptoms(kg: KGStore, code: str, config: PlanConfig) -> tuple[list[str], np.ndarray]:
+    """Distinct symptom names of `code` in the language, each with its largest edge weight."""
+    best: dict[str, float] = {}
+    for edge in kg.symptoms(code, language=config.language, include_descendants=config.include_subcodes):
+        best[edge.name] = max(best.get(edge.name, 0.0), edge.weight)
+    names = sorted(best)
+    return names, np.array([best[n] for n in names], dtype=np.float64)
+
+
+@dataclass
+class Planner:
+    """Plans rows [0, total): row -> code by the allocation, then symptoms, example, template."""
+
+    config: PlanConfig
+    codes: list[CodePlan]
+    counts: list[int]
+    skipped: dict[str, str]
+    fingerprint: str
+
+    def __post_init__(self) -> None:
+        self.cumulative = np.cumsum(np.array(self.counts, dtype=np.int64))
+        self.total = int(self.cumulative[-1]) if len(self.counts) else 0
+        self._powers = [
+            np.power(c.weights, 1.0 / self.config.symptom_temperature) if len(c.weights) else c.weights
+            for c in self.codes
+        ]
+
+    def allocation(self) -> dict[str, int]:
+        return {c.code: n for c, n in zip(self.codes, self.counts, strict=True)}
+
+    def plan(self, rows: np.ndarray) -> dict[str, list[Any]]:
+        """Plan the given row indices (any subset, any order); returns columns."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= self.total):
+            raise ValueError(f"rows must lie in [0, {self.total})")
+        cfg = self.config
+        seeds = row_seeds(cfg.seed, rows)
+        code_idx = np.searchsorted(self.cumulative, rows, side="right")
+        span = cfg.max_symptoms - cfg.min_symptoms + 1
+        n_symptoms = cfg.min_symptoms + np.floor(uniform(seeds, S_COUNT) * span).astype(np.int64)
+        symptoms: list[list[str]] = [[] for _ in rows]
+        example_ids: list[str | None] = [None] * len(rows)
+        example_texts: list[str | None] = [None] * len(rows)
+        for ci in np.unique(code_idx):
+            cp, powers = self.codes[ci], self._powers[ci]
+            where = np.nonzero(code_idx == ci)[0]
+            s = seeds[where]
+            m = len(cp.symptoms)
+            # Weighted sampling without replacement (Efraimidis-Spirakis): top-k of u^(1/w).
+            keys = uniform(s[:, None], S_SYMPTOM + np.arange(m)[None, :]) ** (1.0 / powers[None, :])
+            order = np.argsort(-keys, axis=1, kind="stable")
+            for j, r in enumerate(where):
+                k = min(int(n_symptoms[r]), m)
+                chosen = order[j, :k]
+                shuffle = uniform(np.full(k, s[j]), S_SHUFFLE + chosen)
+                symptoms[r] = [cp.symptoms[i] for i in chosen[np.argsort(shuffle, kind="stable")]]
+            if cp.example_ids:
+                picks = np.floor(uniform(s, S_EXAMPLE) * len(cp.example_ids)).astype(np.int64)
+                for j, r in enumerate(where):
+                    example_ids[r] = cp.example_ids[picks[j]]
+                    example_texts[r] = cp.example_texts[picks[j]]
+        template_pick = np.floor(uniform(seeds, S_TEMPLATE) * len(cfg.templates)).astype(np.int64)
+        templates = []
+        for r in range(len(rows)):
+            template = get_template(cfg.templates[template_pick[r]], cfg.language, cfg.form)
+            if template.requires_example and example_ids[r] is None:
+                template = get_template(template.fallback or "baseline_symptoms", cfg.language, cfg.form)
+            templates.append(template.id)
+        if cfg.demographics:
+            sexes: list[str | None] = np.where(uniform(seeds, S_SEX) < 0.5, "female", "male").tolist()
+            ages: list[int | None] = (
+                (cfg.age_min + np.floor(uniform(seeds, S_AGE) * (cfg.age_max - cfg.age_min + 1)))
+                .astype(int)
+                .tolist()
+            )
+        else:
+            sexes, ages = [None] * len(rows), [None] * len(rows)
+        return {
+            "row": rows.tolist(),
+            "note_id": [f"{self.fingerprint[:8]}-{r:09d}" for r in rows.tolist()],
+            "code": [self.codes[i].code for i in code_idx],
+            "title": [self.codes[i].title for i in code_idx],
+            "language": [cfg.language] * len(rows),
+            "symptoms": symptoms,
+            "sex": sexes,
+            "age": ages,
+            "example_id": example_ids,
+            "example_text": example_texts,
+            "template_id": templates,
+            "seed": (seeds >> np.uint64(1)).astype(np.int64).tolist(),
+        }
+
+
+def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Planner:
+    """Read what planning needs from the KG and the notes (once) and allocate the budget."""
+    _validate(config)
+    note_codes = notes["code"].to_pylist() if notes is not None else []
+    note_texts = notes["text"].to_pylist() if notes is not None else []
+    note_ids = notes["note_id"].to_pylist() if notes is not None else []
+    codes = [c.strip().upper() for c in config.codes] or sorted(set(note_codes))
+    if not codes:
+        raise MedsynError("no codes: pass --codes LIST or --notes FILE")
+    unknown = [c for c in codes if not kg.has(c)]
+    if unknown:
+        hints = "; ".join(str(UnknownCodeError(c, kg.suggest(c))) for c in unknown)
+        raise MedsynError(f"{len(unknown)} code(s) not in the KG {kg.location()}: {hints}")
+    codes = list(dict.fromkeys(codes))
+    real = Counter(note_codes)
+    long = Counter(
+        c for c, t in zip(note_codes, note_texts, strict=True) if len(t.split()) >= config.min_words
+    )
+    per_code, skipped = [], {}
+    by_code: dict[str, list[int]] = {}
+    for i, c in enumerate(note_codes):
+        by_code.setdefault(c, []).append(i)
+    for code in codes:
+        names, weights = _code_symptoms(kg, code, config)
+        if not names:
+            reason = f"no {config.language} symptoms in the KG"
+            if config.on_missing_symptoms == "fail":
+                raise MedsynError(f"code {code}: {reason} (use --on-missing-symptoms skip to skip it)")
+            skipped[code] = reason
+            continue
+        idx = by_code.get(code, []) if config.examples == "same_code" else []
+        per_code.append(
+            CodePlan(
+                code=code,
+                title=kg.disease(code).title(config.language) or code,
+                symptoms=names,
+                weights=weights,
+                example_ids=[note_ids[i] for i in idx],
+                example_texts=[note_texts[i] for i in idx],
+            )
+        )
+    if not per_code:
+        raise MedsynError(f"none of the codes has symptoms to sample: {skipped}")
+    kept = [c.code for c in per_code]
+    counts = allocate(
+        kept,
+        config.n,
+        config.allocation,
+        real_counts=real,
+        long_counts=long,
+        kg_symptoms={c.code: len(c.symptoms) for c in per_code},
+        explicit=parse_counts(config.counts) if config.counts else None,
+        alpha=config.rare_alpha,
+        max_per_code=config.rare_max,
+    )
+    if config.allocation == "explicit" and config.counts:
+        extra = sorted(set(parse_counts(config.counts)) - set(codes))
+        if extra:
+            raise MedsynError(f"explicit counts name codes not in --codes: {extra}")
+    fingerprint = plan_fingerprint(config, per_code)
+    return Planner(config, per_code, [counts[c] for c in kept], skipped, fingerprint)
+
+
+def plan_fingerprint(config: PlanConfig, codes: list[CodePlan]) -> str:
+    """A hash of everything a plan depends on (not where the KG is stored): a resumed run must match it."""
+    h = hashlib.sha256()
+    h.update(json.dumps(asdict(config), sort_keys=True, default=str).encode())
+    for c in codes:
+        h.update(json.dumps([c.code, c.title, c.symptoms, c.weights.tolist(), c.example_ids]).encode())
+        for text in c.example_texts:
+            h.update(hashlib.sha1(text.encode()).digest())
+    return h.hexdigest()

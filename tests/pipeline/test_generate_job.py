@@ -1,0 +1,179 @@
+"""The generation job end to end on a real local Ray, writing real Parquet shards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from medsyn.errors import MedsynError
+from medsyn.pipeline.generate import GenerateConfig, prepare, run_generate
+from tests.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+NOTES = [
+    {"idx": "t1", "code": "J06", "symptoms": "Насморк, боль в горле, температура 37.5 второй день."},
+    {"idx": "t2", "code": "J06", "symptoms": "Кашель и чихание, слабость."},
+    {"idx": "t3", "code": "M54", "symptoms": "Боль в пояснице после подъёма тяжести."},
+]
+
+
+@pytest.fixture(scope="module")
+def ray_local():  # type: ignore[no-untyped-def]
+    import ray
+
+    ray.init(num_cpus=8, include_dashboard=False, _temp_dir=f"/tmp/ray-medsyn-{os.getpid()}")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def notes_file(tmp_path: Path) -> Path:
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps(n, ensure_ascii=False) for n in NOTES) + "\n", encoding="utf-8")
+    return path
+
+
+def _config(out: Path, notes: Path, **kw) -> GenerateConfig:  # type: ignore[no-untyped-def]
+    base = dict(
+        codes=["J06", "M54", "I10"],
+        n=12,
+        notes=notes,
+        out=out,
+        engine="hf",
+        temperature=0.0,
+        max_tokens=8,
+        batch_size=4,
+        shard_rows=4,
+        seed=3,
+    )
+    return GenerateConfig(**{**base, **kw})
+
+
+def _read(out: Path) -> list[dict]:
+    return pq.read_table(out / "shards").sort_by("row").to_pylist()
+
+
+def test_job_writes_every_planned_row_once_with_provenance(
+    ray_local, default_model: Path, notes_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "notes"
+    config = _config(out, notes_file, model=str(default_model))
+    summary = run_generate(config, progress=False)
+    assert (summary["notes"], summary["planned"], summary["missing"], summary["duplicates"]) == (12, 12, 0, 0)
+    assert summary["failed"] == 0 and summary["this_run"]["notes"] == 12
+    rows = _read(out)
+    assert [r["row"] for r in rows] == list(range(12))
+    assert len({r["note_id"] for r in rows}) == 12
+    plan = prepare(config).plan(np.arange(12))
+    for r in rows:
+        i = r["row"]
+        assert r["code"] == plan["code"][i] and r["symptoms"] == plan["symptoms"][i]
+        assert r["template_id"] == plan["template_id"][i] and r["example_id"] == plan["example_id"][i]
+        assert r["seed"] == plan["seed"][i] and r["note_id"] == plan["note_id"][i]
+        assert r["text"] and r["error"] is None
+        assert r["model"] == str(default_model) and r["engine"] == "hf" and r["temperature"] == 0.0
+        assert r["prompt"] and r["system"] and r["title"] and r["language"] == "ru"
+        assert 0 < r["completion_tokens"] <= 8 and r["prompt_tokens"] > 0 and r["latency_s"] > 0
+        assert 0.0 <= r["symptom_recall"] <= 1.0
+        if r["code"] in ("J06", "M54"):
+            assert r["example_id"] in {"t1", "t2", "t3"} and r["length_ratio"] is not None
+            assert r["copied_example"] is not None
+        else:
+            assert r["example_id"] is None and r["template_id"].startswith("baseline_symptoms")
+    assert json.loads((out / "summary.json").read_text())["notes"] == 12
+
+    # Rerun on a complete run: nothing to do, nothing duplicated.
+    again = run_generate(config, progress=False)
+    assert again["this_run"]["notes"] == 0 and again["duplicates"] == 0 and len(_read(out)) == 12
+    # Another plan in the same directory is refused; --overwrite starts afresh.
+    with pytest.raises(MedsynError, match="holds another plan"):
+        run_generate(_config(out, notes_file, model=str(default_model), n=13), progress=False)
+    fresh = run_generate(
+        _config(out, notes_file, model=str(default_model), n=5, overwrite=True), progress=False
+    )
+    assert fresh["notes"] == 5 and len(_read(out)) == 5
+
+
+def test_failed_generations_are_rows_with_their_error(ray_local, notes_file: Path, tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        server.fail_next = [400, 400, 400]
+        config = _config(
+            tmp_path / "notes",
+            notes_file,
+            engine="openai",
+            model="fake-model",
+            base_url=server.base_url,
+            n=10,
+        )
+        summary = run_generate(config, progress=False)
+    assert summary["notes"] == 10 and summary["failed"] == 3
+    assert summary["failures_by_reason"] == {"BadRequestError": 3}
+    rows = _read(tmp_path / "notes")
+    failed = [r for r in rows if r["error"]]
+    assert len(failed) == 3 and all(r["text"] is None and r["symptom_recall"] is None for r in failed)
+    assert all(r["text"].startswith("echo[") for r in rows if not r["error"])
+
+
+def test_resume_after_the_job_is_killed(ray_local, notes_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "notes"
+    with FakeOpenAI(delay=0.25) as server:
+        args = [
+            "--codes", "J06,M54,I10", "--n", "40", "--notes", str(notes_file), "--out", str(out),
+            "--engine", "openai", "--model", "fake-model", "--base-url", server.base_url,
+            "--request-concurrency", "1", "--batch-size", "4", "--shard-rows", "4", "--seed", "3",
+        ]  # fmt: skip
+        # A short, private Ray temp dir (AF_UNIX socket paths are limited to 107 characters).
+        env = {**os.environ, "RAY_TMPDIR": tempfile.mkdtemp(prefix="ray", dir="/tmp"), "RAY_ADDRESS": ""}
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "jobs" / "generate.py"), *args],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.time() + 180
+            while time.time() < deadline and len(list((out / "shards").glob("part-*.parquet"))) < 2:
+                assert proc.poll() is None, "the job ended before it could be killed"
+                time.sleep(0.2)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        before = len(pq.read_table(out / "shards").column("row"))
+        assert 0 < before < 40, before
+        assert not (out / "summary.json").exists()
+        requests_before = server.requests
+
+        config = _config(out, notes_file, engine="openai", model="fake-model", base_url=server.base_url, n=40)
+        summary = run_generate(config, progress=False)
+        # Only the missing rows were generated again.
+        assert server.requests - requests_before == 40 - before
+    assert summary["this_run"]["notes"] == 40 - before
+    rows = _read(out)
+    assert [r["row"] for r in rows] == list(range(40))
+    assert summary["duplicates"] == 0 and summary["missing"] == 0
+
+
+def test_vllm_engine_through_ray_data_llm(
+    ray_local, default_model: Path, notes_file: Path, tmp_path: Path
+) -> None:
+    config = _config(
+        tmp_path / "notes", notes_file, engine="vllm", model=str(default_model), n=6, max_tokens=12
+    )
+    summary = run_generate(config, progress=False)
+    assert (summary["notes"], summary["failed"], summary["missing"]) == (6, 0, 0)
+    rows = _read(tmp_path / "notes")
+    assert [r["row"] for r in rows] == list(range(6))
+    assert all(r["text"] and r["engine"] == "vllm" and 0 < r["completion_tokens"] <= 12 for r in rows)

@@ -1,0 +1,152 @@
+"""The per-row plan: determinism, batch independence, and what each row may contain."""
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from medsyn.errors import MedsynError
+from medsyn.kg import KGStore, open_kg
+from medsyn.sampling import PlanConfig, build_planner
+
+NOTES = pa.table(
+    {
+        "note_id": ["n1", "n2", "n3"],
+        "code": ["J06", "J06", "M54"],
+        "text": ["Насморк и боль в горле.", "Кашель, температура 38.", "Боль в пояснице после нагрузки."],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def demo() -> KGStore:
+    return open_kg("demo")
+
+
+def _config(**kw) -> PlanConfig:  # type: ignore[no-untyped-def]
+    base = {"codes": ["J06", "M54", "I10"], "n": 300, "allocation": "uniform", "seed": 7}
+    return PlanConfig(**{**base, **kw})
+
+
+def test_plan_is_a_pure_function_of_seed_row_and_inputs(demo: KGStore) -> None:
+    a = build_planner(demo, NOTES, _config())
+    b = build_planner(demo, NOTES, _config())
+    rows = np.arange(a.total)
+    whole = a.plan(rows)
+    assert whole == b.plan(rows)
+    # Any batching, any order: the same rows.
+    parts = [a.plan(chunk) for chunk in np.array_split(rows[::-1], 7)]
+    by_row = {r: i for part in parts for i, r in enumerate(part["row"])}
+    for i, row in enumerate(whole["row"]):
+        part = next(p for p in parts if row in p["row"])
+        j = part["row"].index(row)
+        for column in whole:
+            assert whole[column][i] == part[column][j], (column, row)
+    assert len(by_row) == a.total
+    other = build_planner(demo, NOTES, _config(seed=8)).plan(rows)
+    assert other["symptoms"] != whole["symptoms"]
+    assert a.fingerprint != build_planner(demo, NOTES, _config(seed=8)).fingerprint
+
+
+def test_rows_follow_the_allocation(demo: KGStore) -> None:
+    planner = build_planner(demo, NOTES, _config(n=10))
+    assert planner.allocation() == {"J06": 4, "M54": 3, "I10": 3}
+    plan = planner.plan(np.arange(10))
+    assert Counter(plan["code"]) == {"J06": 4, "M54": 3, "I10": 3}
+    with pytest.raises(ValueError, match=r"rows must lie in \[0, 10\)"):
+        planner.plan(np.array([10]))
+
+
+def test_symptoms_sampled_from_the_code(demo: KGStore) -> None:
+    planner = build_planner(demo, NOTES, _config(min_symptoms=2, max_symptoms=4))
+    plan = planner.plan(np.arange(planner.total))
+    allowed = {
+        c: {e.name for e in demo.symptoms(c, language="ru", include_descendants=True)}
+        for c in planner.allocation()
+    }
+    sizes = Counter()
+    for code, symptoms in zip(plan["code"], plan["symptoms"], strict=True):
+        assert 2 <= len(symptoms) <= 4
+        assert len(set(symptoms)) == len(symptoms)
+        assert set(symptoms) <= allowed[code]
+        sizes[len(symptoms)] += 1
+    assert set(sizes) == {2, 3, 4}
+    # A category draws from its subcodes too (M54.5's 'боль в пояснице'), unless told not to.
+    m54 = [s for c, ss in zip(plan["code"], plan["symptoms"], strict=True) if c == "M54" for s in ss]
+    assert "боль в пояснице" in m54
+    no_sub = build_planner(demo, NOTES, _config(include_subcodes=False))
+    m54_own = [
+        s
+        for c, ss in zip(*(no_sub.plan(np.arange(300))[k] for k in ("code", "symptoms")), strict=True)
+        if c == "M54"
+        for s in ss
+    ]
+    assert "боль в пояснице" not in m54_own
+
+
+def test_weights_and_temperature(demo: KGStore) -> None:
+    # J06 in the demo KG: насморк 5 ... ломота в теле 1. Heavier symptoms are drawn more often; a high
+    # temperature flattens the difference.
+    cfg = _config(codes=["J06"], n=3000, min_symptoms=2, max_symptoms=2)
+    counts = Counter(
+        s for ss in build_planner(demo, NOTES, cfg).plan(np.arange(3000))["symptoms"] for s in ss
+    )
+    assert counts["насморк"] > 2 * counts["ломота в теле"]
+    flat = _config(codes=["J06"], n=3000, min_symptoms=2, max_symptoms=2, symptom_temperature=100.0)
+    flat_counts = Counter(
+        s for ss in build_planner(demo, NOTES, flat).plan(np.arange(3000))["symptoms"] for s in ss
+    )
+    assert flat_counts["насморк"] < 1.3 * flat_counts["ломота в теле"]
+
+
+def test_examples_templates_and_demographics(demo: KGStore) -> None:
+    planner = build_planner(demo, NOTES, _config(demographics=True, age_min=30, age_max=40))
+    plan = planner.plan(np.arange(planner.total))
+    for code, example_id, text, template in zip(
+        plan["code"], plan["example_id"], plan["example_text"], plan["template_id"], strict=True
+    ):
+        if code == "J06":
+            assert example_id in {"n1", "n2"} and text in NOTES["text"].to_pylist()
+            assert template == "paper_main.ru.chat.v1"
+        elif code == "M54":
+            assert example_id == "n3"
+        else:  # I10 has no real note: the template falls back to the symptoms-only baseline
+            assert example_id is None and template == "baseline_symptoms.ru.chat.v1"
+    assert {"n1", "n2"} == {e for c, e in zip(plan["code"], plan["example_id"], strict=True) if c == "J06"}
+    assert set(plan["sex"]) == {"female", "male"}
+    assert min(plan["age"]) >= 30 and max(plan["age"]) <= 40
+    none = build_planner(demo, NOTES, _config(examples="none")).plan(np.arange(5))
+    assert none["example_id"] == [None] * 5
+
+
+def test_codes_default_to_the_notes_codes(demo: KGStore) -> None:
+    planner = build_planner(demo, NOTES, PlanConfig(n=4))
+    assert planner.allocation() == {"J06": 2, "M54": 2}
+
+
+def test_bad_input(demo: KGStore) -> None:
+    with pytest.raises(
+        MedsynError, match=r"code\(s\) not in the KG demo: unknown ICD-10 code 'M55'; close codes: M54"
+    ):
+        build_planner(demo, NOTES, _config(codes=["M55", "J06"]))
+    with pytest.raises(MedsynError, match="positive integer, got 0"):
+        build_planner(demo, NOTES, _config(n=0))
+    with pytest.raises(MedsynError, match="min_symptoms <= max_symptoms"):
+        build_planner(demo, NOTES, _config(min_symptoms=4, max_symptoms=2))
+    with pytest.raises(MedsynError, match="unknown template 'fancy'"):
+        build_planner(demo, NOTES, _config(templates=["fancy"]))
+    with pytest.raises(MedsynError, match="language 'de' is not valid"):
+        build_planner(demo, NOTES, _config(language="de"))
+
+
+def test_code_without_symptoms_is_skipped_or_fails(demo: KGStore) -> None:
+    # Blocks have no symptoms of their own; with include_subcodes off, 'J00-J06' has none.
+    cfg = _config(codes=["J00-J06", "J06"], include_subcodes=False, n=4)
+    planner = build_planner(demo, NOTES, cfg)
+    assert planner.skipped == {"J00-J06": "no ru symptoms in the KG"}
+    assert planner.allocation() == {"J06": 4}
+    with pytest.raises(MedsynError, match="code J00-J06: no ru symptoms"):
+        build_planner(
+            demo, NOTES, _config(codes=["J00-J06"], include_subcodes=False, on_missing_symptoms="fail")
+        )
