@@ -4,7 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test
-.venv/bin/ruff check medsyn jobs serve tests benchmarks
-.venv/bin/ruff format --check medsyn jobs serve tests benchmarks
+.venv/bin/ruff check medsyn jobs serve tests benchmarks scripts
+.venv/bin/ruff format --check medsyn jobs serve tests benchmarks scripts
 .venv/bin/mypy
+
+# A real Neo4j server for the tests (Community 5.26 from Maven Central, cached in ~/.m2), stopped on exit.
+neo4j_dir=$(mktemp -d /tmp/medsyn-neo4j-XXXXXX)
+trap '.venv/bin/python scripts/neo4j/server.py stop --dir "$neo4j_dir"' EXIT
+password=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(12))')
+eval "$(.venv/bin/python scripts/neo4j/server.py start --dir "$neo4j_dir" --password "$password")"
+echo "Neo4j for the tests at $NEO4J_URI"
+
 .venv/bin/python -m pytest "$@"

@@ -55,3 +55,37 @@ def default_model() -> Path:
     from medsyn.models import DEFAULT_MODEL, resolve_model
 
     return resolve_model(DEFAULT_MODEL)
+
+
+def _neo4j_helper():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "neo4j" / "server.py"
+    spec = importlib.util.spec_from_file_location("medsyn_neo4j_server", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def neo4j_server_helper():  # type: ignore[no-untyped-def]
+    return _neo4j_helper()
+
+
+@pytest.fixture(scope="session")
+def neo4j_env(neo4j_server_helper, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real Neo4j server: the one scripts/test.sh started (NEO4J_URI set), else one started here."""
+    import os
+
+    if os.environ.get("NEO4J_URI") and os.environ.get("NEO4J_PASSWORD"):
+        yield {k: os.environ[k] for k in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD") if k in os.environ}
+        return
+    import tempfile
+
+    run = Path(tempfile.mkdtemp(prefix="neo4j-", dir="/tmp"))
+    env = neo4j_server_helper.start(run, password="medsyn-test")
+    try:
+        yield env
+    finally:
+        neo4j_server_helper.stop(run)

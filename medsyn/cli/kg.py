@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -20,7 +22,7 @@ from medsyn.paths import require_data_dir
 
 @dataclass
 class KGStatsConfig:
-    kg: str = option("demo", help="KG: a directory built by `medsyn kg build`, or 'demo'")
+    kg: str = option("demo", help="KG: a directory built by `medsyn kg build`, 'demo', or bolt://HOST:PORT")
     codes: str | None = option(
         None, help="label set: comma-separated codes, a text file or a JSONL notes file"
     )
@@ -29,7 +31,7 @@ class KGStatsConfig:
 
 @dataclass
 class KGShowConfig:
-    kg: str = option("demo", help="KG: a directory built by `medsyn kg build`, or 'demo'")
+    kg: str = option("demo", help="KG: a directory built by `medsyn kg build`, 'demo', or bolt://HOST:PORT")
     language: str | None = option(None, help="only symptoms in this language (ru or en)")
     limit: int = option(30, help="at most this many symptoms and drugs to list")
     json: bool = option(False, help="print JSON instead of tables")
@@ -37,7 +39,7 @@ class KGShowConfig:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     kg = subparsers.add_parser("kg", help="build, inspect and query the Medical Knowledge Graph")
-    sub = kg.add_subparsers(dest="kg_command", required=True, metavar="{build,stats,show,find}")
+    sub = kg.add_subparsers(dest="kg_command", required=True, metavar="{build,stats,show,find,push,pull}")
 
     p = sub.add_parser("build", help="build the MKG from the public data into a KG directory")
     p.add_argument("--config", help="YAML file of options (flags override it)")
@@ -54,6 +56,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML file of options (flags override it)")
     add_arguments(p, KGShowConfig)
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("push", help="load a built KG into Neo4j (idempotent)")
+    p.add_argument("kg_dir", help="KG directory built by `medsyn kg build` (or 'demo')")
+    p.add_argument("--neo4j", default=None, help="Bolt URI, e.g. bolt://localhost:7687 (default: $NEO4J_URI)")
+    p.add_argument(
+        "--user", default=None, help="Neo4j user (default: $NEO4J_USER or neo4j; password: $NEO4J_PASSWORD)"
+    )
+    p.add_argument(
+        "--database", default=None, help="Neo4j database (default: $NEO4J_DATABASE or the server's)"
+    )
+    p.add_argument("--replace", action="store_true", help="delete the medsyn graph there first")
+    p.add_argument("--batch-size", type=int, default=5000, help="rows per write transaction (default: 5000)")
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("pull", help="export a KG from Neo4j into a KG directory")
+    p.add_argument("--neo4j", default=None, help="Bolt URI (default: $NEO4J_URI)")
+    p.add_argument("--user", default=None, help="Neo4j user (default: $NEO4J_USER or neo4j)")
+    p.add_argument(
+        "--database", default=None, help="Neo4j database (default: $NEO4J_DATABASE or the server's)"
+    )
+    p.add_argument("--out", required=True, help="KG directory to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing KG directory")
+    p.set_defaults(func=cmd_pull)
 
     p = sub.add_parser("find", help="codes whose Russian or English title contains a text")
     p.add_argument("text", help="text to look for, e.g. 'астма' or 'asthma'")
@@ -161,6 +186,37 @@ def cmd_show(args: argparse.Namespace) -> int:
     for d in drugs[: config.limit]:
         dtable.add_row(d.name, d.source, d.code, d.evidence or "")
     console.print(dtable)
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from medsyn.kg.neo4j_store import Neo4jSettings, push
+
+    if args.batch_size < 1:
+        raise MedsynError(f"--batch-size must be >= 1, got {args.batch_size}")
+    settings = Neo4jSettings.from_env(args.neo4j, user=args.user, database=args.database)
+    store = open_kg(args.kg_dir)
+    start = time.perf_counter()
+    counts = push(store.tables(), settings, replace=args.replace, batch_size=args.batch_size)
+    Console(stderr=True).print(
+        f"pushed {store.location()} to {settings.uri} in {time.perf_counter() - start:.1f}s: "
+        + ", ".join(f"{k}={v}" for k, v in counts.items())
+    )
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from medsyn.kg.neo4j_store import Neo4jSettings, fetch
+
+    settings = Neo4jSettings.from_env(args.neo4j, user=args.user, database=args.database)
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise MedsynError(f"{str(out)!r} already exists; pass --overwrite to replace it")
+    tables = fetch(settings)
+    write_kg(tables, out, overwrite=args.overwrite)
+    Console(stderr=True).print(
+        f"pulled {settings.uri} -> {out}: " + ", ".join(f"{k}={v}" for k, v in tables.counts().items())
+    )
     return 0
 
 

@@ -25,8 +25,12 @@ class HFEngine(Engine):
         device: str | None = None,
         dtype: str = "auto",
         batch_size: int = 8,
+        threads: int | None = None,
     ) -> None:
         import torch
+
+        if threads:
+            torch.set_num_threads(threads)  # Ray workers start with OMP_NUM_THREADS=1
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.model = str(model)

@@ -30,7 +30,11 @@ __all__ = [
 
 
 def open_kg(spec: str | Path | None = None) -> KGStore:
-    """Open a KG: None or 'demo' -> the shipped demo KG; otherwise a KG directory."""
+    """Open a KG: None or 'demo' -> the shipped demo KG; bolt:// or neo4j:// -> Neo4j; else a KG directory."""
     if spec is None or str(spec) == DEMO:
         return demo_store()
+    from medsyn.kg.neo4j_store import Neo4jStore, is_neo4j_uri
+
+    if is_neo4j_uri(str(spec)):
+        return Neo4jStore(str(spec))
     return EmbeddedStore(spec)

@@ -124,17 +124,32 @@ def done_rows(out: Path) -> np.ndarray:
     return np.unique(np.concatenate(rows)) if rows else np.array([], dtype=np.int64)
 
 
+def generation_settings(config: GenerateConfig) -> dict[str, Any]:
+    """What a resumed run must share with the run it continues, besides the plan."""
+    keys = ("model", "engine", "temperature", "top_p", "max_tokens", "stop", "form", "copy_threshold")
+    return {k: getattr(config, k) for k in keys}
+
+
 def open_run(out: Path, planner: Planner, config: GenerateConfig) -> np.ndarray:
     """Create or resume the run directory; returns the rows still to generate."""
     if config.overwrite and out.exists():
         shutil.rmtree(out)
     run_file = out / RUN_FILE
+    settings = json.loads(json.dumps(generation_settings(config), default=str))
     if run_file.is_file():
         run = json.loads(run_file.read_text(encoding="utf-8"))
         if run["fingerprint"] != planner.fingerprint:
             raise MedsynError(
                 f"{out} holds another plan (fingerprint {run['fingerprint'][:12]}, this one "
                 f"{planner.fingerprint[:12]}): use another --out, or --overwrite to replace it"
+            )
+        changed = {
+            k: (run["generation"].get(k), v) for k, v in settings.items() if run["generation"].get(k) != v
+        }
+        if changed:
+            detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            raise MedsynError(
+                f"{out} was generated with other settings ({detail}); use another --out or --overwrite"
             )
     elif out.exists() and any(out.iterdir()):
         raise MedsynError(f"{out} exists and is not a medsyn run directory; use another --out or --overwrite")
@@ -147,6 +162,7 @@ def open_run(out: Path, planner: Planner, config: GenerateConfig) -> np.ndarray:
                 "total": planner.total,
                 "allocation": planner.allocation(),
                 "skipped_codes": planner.skipped,
+                "generation": settings,
                 "config": asdict(config),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
@@ -187,6 +203,10 @@ def _generate_stage(ds: Any, config: GenerateConfig) -> Any:
     if config.engine == "vllm":
         return _vllm_processor(config, params, gpus)(ds)
     kwargs: dict[str, Any] = {}
+    if config.engine == "hf":
+        kwargs = {"batch_size": config.batch_size}
+        if gpus == 0:
+            kwargs["threads"] = max(1, (os.cpu_count() or 1) // config.replicas)
     if config.engine == "openai":
         kwargs = {
             "base_url": config.base_url,
@@ -279,8 +299,8 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
             "top_p": config.top_p,
             "max_tokens": config.max_tokens,
         }
-        ds = ray.data.from_numpy(todo).rename_columns({"data": "row"})
-        ds = ds.repartition(max(1, -(-len(todo) // config.shard_rows)))
+        blocks = np.array_split(todo, max(1, -(-len(todo) // config.shard_rows)))
+        ds = ray.data.from_numpy(blocks).rename_columns({"data": "row"})  # one block per shard, no shuffle
         ds = ds.map_batches(
             partial(stages.plan_and_prompt, planner=planner),
             batch_size=config.shard_rows,

@@ -29,10 +29,10 @@ def as_columns(batch: Any) -> dict[str, list[Any]]:
     return {k: _column(batch, k, len(v)) for k, v in batch.items()}
 
 
-def plan_and_prompt(batch: Any, planner: Planner) -> dict[str, Any]:
-    """Rows -> planned notes with their rendered prompts (and chat messages for the chat form)."""
+def plan_and_prompt(batch: Any, planner: Planner, with_messages: bool = False) -> dict[str, Any]:
+    """Rows -> planned notes with their rendered prompts (and, if asked, chat messages for ray.data.llm)."""
     out = planner.plan(np.asarray(as_columns(batch)["row"], dtype=np.int64))
-    systems, prompts, chats = [], [], []
+    systems, prompts = [], []
     for i in range(len(out["row"])):
         template = template_by_id(out["template_id"][i])
         system, prompt = render(
@@ -45,10 +45,9 @@ def plan_and_prompt(batch: Any, planner: Planner) -> dict[str, Any]:
         )
         systems.append(system)
         prompts.append(prompt)
-        chats.append(messages(system, prompt))
     out["system"], out["prompt"] = systems, prompts
-    if planner.config.form == "chat":
-        out["messages"] = chats
+    if with_messages and planner.config.form == "chat":
+        out["messages"] = [messages(s, p) for s, p in zip(systems, prompts, strict=True)]
     return out
 
 

@@ -47,6 +47,7 @@ def _load() -> dict[str, Any]:
 TEMPLATES: dict[str, Any] = _load()
 
 
+@cache
 def get_template(name: str, language: str, form: str) -> Template:
     """The template `name` in `language` and `form`; a clear error naming what is valid."""
     if name not in TEMPLATES:
@@ -69,6 +70,7 @@ def get_template(name: str, language: str, form: str) -> Template:
     )
 
 
+@cache
 def template_by_id(template_id: str) -> Template:
     """Inverse of `Template.id` (the version must match the installed one)."""
     try:

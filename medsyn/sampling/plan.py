@@ -143,19 +143,21 @@ class Planner:
         for ci in np.unique(code_idx):
             cp, powers = self.codes[ci], self._powers[ci]
             where = np.nonzero(code_idx == ci)[0]
-            s = seeds[where]
-            m = len(cp.symptoms)
-            # Weighted sampling without replacement (Efraimidis-Spirakis): top-k of u^(1/w).
-            keys = uniform(s[:, None], S_SYMPTOM + np.arange(m)[None, :]) ** (1.0 / powers[None, :])
-            order = np.argsort(-keys, axis=1, kind="stable")
-            for j, r in enumerate(where):
-                k = min(int(n_symptoms[r]), m)
-                chosen = order[j, :k]
-                shuffle = uniform(np.full(k, s[j]), S_SHUFFLE + chosen)
-                symptoms[r] = [cp.symptoms[i] for i in chosen[np.argsort(shuffle, kind="stable")]]
+            s = seeds[where][:, None]
+            columns = np.arange(len(cp.symptoms))[None, :]
+            k = np.minimum(n_symptoms[where], len(cp.symptoms))
+            # Weighted sampling without replacement (Efraimidis-Spirakis): the k largest u^(1/w) ...
+            keys = uniform(s, S_SYMPTOM + columns) ** (1.0 / powers[None, :])
+            rank = np.argsort(np.argsort(-keys, axis=1, kind="stable"), axis=1, kind="stable")
+            # ... shuffled by a key of their own.
+            shuffle = np.where(rank < k[:, None], uniform(s, S_SHUFFLE + columns), np.inf)
+            order = np.argsort(shuffle, axis=1, kind="stable")
+            names = cp.symptoms
+            for j, r in enumerate(where.tolist()):
+                symptoms[r] = [names[i] for i in order[j, : k[j]].tolist()]
             if cp.example_ids:
-                picks = np.floor(uniform(s, S_EXAMPLE) * len(cp.example_ids)).astype(np.int64)
-                for j, r in enumerate(where):
+                picks = np.floor(uniform(s[:, 0], S_EXAMPLE) * len(cp.example_ids)).astype(np.int64).tolist()
+                for j, r in enumerate(where.tolist()):
                     example_ids[r] = cp.example_ids[picks[j]]
                     example_texts[r] = cp.example_texts[picks[j]]
         template_pick = np.floor(uniform(seeds, S_TEMPLATE) * len(cfg.templates)).astype(np.int64)

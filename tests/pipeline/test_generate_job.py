@@ -100,6 +100,8 @@ def test_job_writes_every_planned_row_once_with_provenance(
     # Another plan in the same directory is refused; --overwrite starts afresh.
     with pytest.raises(MedsynError, match="holds another plan"):
         run_generate(_config(out, notes_file, model=str(default_model), n=13), progress=False)
+    with pytest.raises(MedsynError, match=r"other settings \(temperature: 0\.0 -> 0\.7\)"):
+        run_generate(_config(out, notes_file, model=str(default_model), temperature=0.7), progress=False)
     fresh = run_generate(
         _config(out, notes_file, model=str(default_model), n=5, overwrite=True), progress=False
     )
@@ -133,6 +135,7 @@ def test_resume_after_the_job_is_killed(ray_local, notes_file: Path, tmp_path: P
             "--codes", "J06,M54,I10", "--n", "40", "--notes", str(notes_file), "--out", str(out),
             "--engine", "openai", "--model", "fake-model", "--base-url", server.base_url,
             "--request-concurrency", "1", "--batch-size", "4", "--shard-rows", "4", "--seed", "3",
+            "--temperature", "0", "--max-tokens", "8",
         ]  # fmt: skip
         # A short, private Ray temp dir (AF_UNIX socket paths are limited to 107 characters).
         env = {**os.environ, "RAY_TMPDIR": tempfile.mkdtemp(prefix="ray", dir="/tmp"), "RAY_ADDRESS": ""}

@@ -150,3 +150,15 @@ def test_code_without_symptoms_is_skipped_or_fails(demo: KGStore) -> None:
         build_planner(
             demo, NOTES, _config(codes=["J00-J06"], include_subcodes=False, on_missing_symptoms="fail")
         )
+
+
+def test_vectorised_plan_equals_the_one_row_reference(demo: KGStore) -> None:
+    from medsyn.sampling.reference import plan_row
+
+    planner = build_planner(demo, NOTES, _config(templates=["paper_main", "baseline_title"], n=200))
+    rows = np.arange(planner.total)
+    plan = planner.plan(rows)
+    for i in rows.tolist():
+        expected = plan_row(planner, i)
+        for column, value in expected.items():
+            assert plan[column][i] == value, (i, column)

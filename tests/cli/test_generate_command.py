@@ -1,0 +1,65 @@
+"""`medsyn generate`: bad input fails before any Ray work, with a message naming the bad value."""
+
+from pathlib import Path
+
+import pytest
+
+from medsyn.cli.main import main
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--codes", "J06", "--n", "0"], "the number of notes must be a positive integer, got 0"),
+        (["--codes", "J06", "--n", "-3"], "positive integer, got -3"),
+        (
+            ["--codes", "J06,M55,X99", "--n", "4"],
+            "2 code(s) not in the KG demo: unknown ICD-10 code 'M55'; close codes: M54",
+        ),
+        (["--codes", "J06", "--n", "4", "--model", "/no/such/model"], "model '/no/such/model' not found"),
+        (["--codes", "J06", "--n", "4", "--engine", "tgi"], "unknown engine 'tgi'; valid: vllm, hf, openai"),
+        (["--codes", "J06", "--n", "4", "--allocation", "zipf"], "unknown allocation 'zipf'"),
+        (["--codes", "J06", "--n", "4", "--temperature", "-1"], "temperature must be >= 0, got -1.0"),
+        (["--codes", "J06", "--n", "4", "--language", "de"], "language 'de' is not valid; use ru or en"),
+        (
+            [
+                "--codes",
+                "J06",
+                "--n",
+                "4",
+                "--engine",
+                "openai",
+                "--model",
+                "m",
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+            ],
+            "cannot reach the OpenAI-compatible endpoint http://127.0.0.1:9/v1",
+        ),
+    ],
+)
+def test_bad_input(args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", *args, "--out", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_out_and_foreign_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--codes", "J06", "--n", "4"]) == 2
+    assert "--out is required" in capsys.readouterr().err
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    assert main(["generate", "--codes", "J06", "--n", "4", "--engine", "hf", "--out", str(foreign)]) == 2
+    assert "is not a medsyn run directory" in capsys.readouterr().err
+    assert (foreign / "precious.txt").read_text() == "keep me"
+
+
+def test_bad_notes_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    notes = tmp_path / "notes.csv"
+    notes.write_text("text,code\nкашель,J06\nнасморк,банан\n", encoding="utf-8")
+    assert main(["generate", "--notes", str(notes), "--n", "4", "--out", str(tmp_path / "o")]) == 2
+    assert "row 2: code 'банан' is not an ICD-10 code" in capsys.readouterr().err
+    notes.write_text("body,code\nкашель,J06\n", encoding="utf-8")
+    assert main(["generate", "--notes", str(notes), "--n", "4", "--out", str(tmp_path / "o")]) == 2
+    assert "no text column" in capsys.readouterr().err
