@@ -26,7 +26,23 @@ LIB = HERE / "lib"
 
 def resolve_jars() -> Path:
     if not (LIB / "neo4j-5.26.0.jar").is_file():
-        subprocess.run(["mvn", "-q", "-f", str(HERE / "pom.xml"), "dependency:copy-dependencies"], check=True)
+        # Maven's output goes to stderr: stdout carries only the `export` lines that callers eval.
+        result = subprocess.run(
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-Dstyle.color=never",
+                "-f",
+                str(HERE / "pom.xml"),
+                "dependency:copy-dependencies",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            sys.stderr.write(result.stdout + result.stderr)
+            raise RuntimeError("resolving the Neo4j jars with Maven failed (see above)")
     return LIB
 
 
