@@ -301,8 +301,9 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
         }
         blocks = np.array_split(todo, max(1, -(-len(todo) // config.shard_rows)))
         ds = ray.data.from_numpy(blocks).rename_columns({"data": "row"})  # one block per shard, no shuffle
+        plan = partial(stages.plan_and_prompt, planner=planner, with_messages=config.engine == "vllm")
         ds = ds.map_batches(
-            partial(stages.plan_and_prompt, planner=planner),
+            plan,
             batch_size=config.shard_rows,
             batch_format="pyarrow",
         )
