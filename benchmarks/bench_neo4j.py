@@ -51,8 +51,8 @@ def main() -> None:
     else:
         helper = server_helper()
         run = Path(tempfile.mkdtemp(prefix="neo4j-bench-", dir="/tmp"))
-        env = helper.start(run, password="bench")
-        settings = Neo4jSettings(uri=env["NEO4J_URI"], password="bench")
+        env = helper.start(run, password="bench-password")
+        settings = Neo4jSettings(uri=env["NEO4J_URI"], password="bench-password")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()

@@ -183,6 +183,9 @@ def init_ray(address: str | None) -> None:
         # Over-count logical CPUs on small machines: ray.data.llm's chat-template, tokenize, engine and
         # detokenize actors plus the map tasks must all be able to run at once, or the job waits forever
         # (the real cores are shared anyway).
+        # Ray runs workers at niceness 15 so the driver stays responsive; on a machine of its own the
+        # engine workers *are* the job, and at 15 they lose a third of their CPU to Ray's own daemons.
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(num_cpus=max(8, os.cpu_count() or 1), include_dashboard=False)
 
 

@@ -92,13 +92,17 @@ def start(run: Path, port: int | None = None, password: str = "medsyn-neo4j") ->
     write_conf(run, port)
     env = {**os.environ, "NEO4J_HOME": str(run), "NEO4J_CONF": str(run / "conf")}
     classpath = f"{LIB}/*"
+    if len(password) < 8:
+        raise ValueError("Neo4j needs a password of at least 8 characters")
     if not (run / "data" / "dbms").exists():
-        subprocess.run(
+        result = subprocess.run(
             ["java", "-cp", classpath, "org.neo4j.cli.AdminTool", "dbms", "set-initial-password", password],
             env=env,
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"setting the initial Neo4j password failed: {result.stdout}{result.stderr}")
     log = (run / "server.log").open("ab")
     proc = subprocess.Popen(
         [
