@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medsyn.errors import KGNotFoundError, MedsynError, UnknownCodeError
-from medsyn.kg import EmbeddedStore, KGStore, open_kg, write_kg
+from medsyn.kg import EmbeddedStore, KGStore, MemoryStore, open_kg, write_kg
 from medsyn.kg.build import KGBuildConfig, build_kg
 from medsyn.kg.embedded import MANIFEST
 from medsyn.kg.model import KGTables
@@ -62,13 +62,7 @@ def test_round_trip_through_parquet(fixture_tables: KGTables, tmp_path: Path) ->
     assert store.tables().sorted().diseases.equals(fixture_tables.sorted().diseases)
     for name, table in store.tables().sorted().items():
         assert table.equals(getattr(fixture_tables.sorted(), name)), name
-    assert store.symptoms("J06.9") == MemoryStoreFrom(fixture_tables).symptoms("J06.9")
-
-
-def MemoryStoreFrom(tables: KGTables) -> KGStore:  # noqa: N802
-    from medsyn.kg import MemoryStore
-
-    return MemoryStore(tables)
+    assert store.symptoms("J06.9") == MemoryStore(fixture_tables).symptoms("J06.9")
 
 
 def test_existing_dir_needs_overwrite(fixture_tables: KGTables, tmp_path: Path) -> None:
