@@ -49,6 +49,18 @@ def real_kg_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     return out
 
 
+@pytest.fixture(scope="module")
+def ray_local():  # type: ignore[no-untyped-def]
+    """A real local Ray for one test module (8 logical CPUs, as medsyn's local jobs use)."""
+    import os
+
+    import ray
+
+    ray.init(num_cpus=8, include_dashboard=False, _temp_dir=f"/tmp/ray-medsyn-{os.getpid()}")
+    yield
+    ray.shutdown()
+
+
 @pytest.fixture(scope="session")
 def default_model() -> Path:
     """The packaged default model, converted once into the cache (~1 min the first time on a machine)."""

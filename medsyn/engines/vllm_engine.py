@@ -39,6 +39,9 @@ def engine_kwargs(model_path: Path, *, adapter: bool, gpu: bool, max_model_len: 
     kwargs: dict[str, Any] = {"model": str(model_path), "max_model_len": max_model_len}
     if not gpu:
         kwargs.update(dtype="float32", enforce_eager=True)
+        # Chunked prefill + per-request seeds crash the CPU build ("CPU Generator does not use offset")
+        # as soon as a batch's prompts outgrow one step's token budget: prefill whole prompts instead.
+        kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max_model_len)
     if adapter:
         kwargs.update(enable_lora=True, max_lora_rank=64)
     return kwargs

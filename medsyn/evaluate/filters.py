@@ -1,0 +1,172 @@
+"""Filters on synthetic notes before training; every removal is recorded with its reason.
+
+    kept, funnel, reasons = apply_filters(synthetic, real_train, FilterConfig())
+
+Filters, in order (the ones named in `FilterConfig.filters` run; `failed` always does):
+- failed: the generation failed or gave an empty text;
+- symptom_recall: the paper's first side: the note mentions too few of its sampled symptoms;
+- example_similarity: the paper's second side: the note is too unlike its source example in style
+  (character 5-gram Jaccard; the paper used BERTScore precision > 0.70);
+- copy_example: the note copies its example (5-gram containment in the example >= the bound);
+- copy_real: the note is too close to some real training note (n-gram Jaccard >= the bound);
+- near_duplicate: the note near-duplicates an earlier synthetic note (MinHash LSH);
+- disagreement: a classifier trained on the real training notes does not rank the note's code in
+  its top k (codes the classifier never saw are kept and counted as unjudged).
+Only real *training* notes are ever consulted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from medsyn.config import option
+from medsyn.errors import MedsynError
+from medsyn.quality.similarity import NgramIndex, near_duplicates
+
+FILTERS = (
+    "failed",
+    "symptom_recall",
+    "example_similarity",
+    "copy_example",
+    "copy_real",
+    "near_duplicate",
+    "disagreement",
+)
+DEFAULT_FILTERS = ["symptom_recall", "copy_example", "copy_real", "near_duplicate"]
+
+
+@dataclass
+class FilterConfig:
+    filters: list[str] = option(
+        default_factory=lambda: list(DEFAULT_FILTERS),
+        help=f"filters to apply to synthetic notes ('failed' always runs): {', '.join(FILTERS[1:])}",
+    )
+    min_symptom_recall: float = option(0.65, help="symptom_recall: least share of sampled symptoms mentioned")
+    min_example_similarity: float = option(
+        0.05, help="example_similarity: least 5-gram Jaccard with the example"
+    )
+    max_example_containment: float = option(
+        0.7, help="copy_example: most share of the note's 5-grams found in its example"
+    )
+    max_real_similarity: float = option(
+        0.6, help="copy_real: most 5-gram Jaccard with any real training note"
+    )
+    duplicate_threshold: float = option(
+        0.8, help="near_duplicate: MinHash Jaccard above which a note is dropped"
+    )
+    disagreement_top_k: int = option(
+        5, help="disagreement: keep a note whose code is in the top k predictions"
+    )
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.filters if f not in FILTERS]
+        if unknown:
+            raise MedsynError(f"unknown filters {unknown}; valid: {', '.join(FILTERS[1:])}")
+
+
+@dataclass
+class FilterResult:
+    kept: pa.Table
+    reasons: list[str | None]
+    funnel: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _col(table: pa.Table, name: str) -> list[Any]:
+    return table[name].to_pylist() if name in table.column_names else [None] * table.num_rows
+
+
+def apply_filters(
+    synthetic: pa.Table,
+    real_texts: list[str],
+    config: FilterConfig,
+    *,
+    real_codes: list[str] | None = None,
+    seed: int = 0,
+) -> FilterResult:
+    n = synthetic.num_rows
+    texts = [t or "" for t in _col(synthetic, "text")]
+    codes = _col(synthetic, "code")
+    reasons: list[str | None] = [None] * n
+    funnel: list[dict[str, Any]] = []
+
+    def alive() -> list[int]:
+        return [i for i in range(n) if reasons[i] is None]
+
+    def record(name: str, threshold: Any, bad: list[int], **extra: Any) -> None:
+        for i in bad:
+            reasons[i] = name
+        funnel.append(
+            {
+                "filter": name,
+                "enabled": True,
+                "threshold": threshold,
+                "removed": len(bad),
+                "remaining": len(alive()),
+            }
+            | extra
+        )
+
+    errors = _col(synthetic, "error")
+    record("failed", None, [i for i in range(n) if errors[i] or not texts[i].strip()])
+    enabled = set(config.filters)
+    for name in FILTERS[1:]:
+        if name not in enabled:
+            funnel.append({"filter": name, "enabled": False, "removed": 0, "remaining": len(alive())})
+            continue
+        rows = alive()
+        if name == "symptom_recall":
+            recall = _col(synthetic, "symptom_recall")
+            t = config.min_symptom_recall
+            record(name, t, [i for i in rows if recall[i] is not None and recall[i] < t])
+        elif name == "example_similarity":
+            sim = _col(synthetic, "example_similarity")
+            t = config.min_example_similarity
+            record(name, t, [i for i in rows if sim[i] is not None and sim[i] < t])
+        elif name == "copy_example":
+            cont = _col(synthetic, "example_containment")
+            t = config.max_example_containment
+            record(name, t, [i for i in rows if cont[i] is not None and cont[i] >= t])
+        elif name == "copy_real":
+            t = config.max_real_similarity
+            if real_texts and rows:
+                _, jac, _ = NgramIndex(real_texts).nearest([texts[i] for i in rows])
+                record(name, t, [i for i, j in zip(rows, jac, strict=True) if j >= t])
+            else:
+                record(name, t, [])
+        elif name == "near_duplicate":
+            t = config.duplicate_threshold
+            dup = near_duplicates([texts[i] for i in rows], threshold=t, seed=seed + 1)
+            record(name, t, [rows[d] for d in dup])
+        elif name == "disagreement":
+            bad, unjudged = _disagreement(rows, texts, codes, real_texts, real_codes, config, seed)
+            record(name, config.disagreement_top_k, bad, unjudged=unjudged)
+    kept = synthetic.filter(pa.array([r is None for r in reasons]))
+    return FilterResult(kept=kept, reasons=reasons, funnel=funnel)
+
+
+def _disagreement(
+    rows: list[int],
+    texts: list[str],
+    codes: list[str],
+    real_texts: list[str],
+    real_codes: list[str] | None,
+    config: FilterConfig,
+    seed: int,
+) -> tuple[list[int], int]:
+    """(rows whose code the real-trained classifier ranks below top k, rows it could not judge)."""
+    from medsyn.evaluate.classifiers import TfidfClassifier
+    from medsyn.evaluate.metrics import rank_of_truth
+
+    if not real_codes or len(set(real_codes)) < 2 or not rows:
+        return [], len(rows)
+    clf = TfidfClassifier(seed=seed).fit(real_texts, real_codes)
+    known = set(clf.classes)
+    judged = [i for i in rows if codes[i] in known]
+    if not judged:
+        return [], len(rows)
+    ranks = rank_of_truth(clf.scores([texts[i] for i in judged]), clf.classes, [codes[i] for i in judged])
+    bad = [i for i, r in zip(judged, ranks, strict=True) if r >= config.disagreement_top_k]
+    return bad, len(rows) - len(judged)

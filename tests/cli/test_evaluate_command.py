@@ -1,0 +1,117 @@
+"""`medsyn evaluate`: bad input is refused by name; a small run without Ray writes its report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from medsyn.cli.main import main
+
+TRAIN = [
+    ("r1", "J06", "Боль в горле, насморк, температура 38."),
+    ("r2", "J06", "Насморк и кашель, першит в горле."),
+    ("r3", "J06", "Горло болит при глотании, заложен нос."),
+    ("r4", "M54", "Боль в пояснице после подъема тяжести."),
+    ("r5", "M54", "Поясница болит, отдает в ногу."),
+    ("r6", "M54", "Ноет спина в поясничном отделе."),
+    ("r7", "I10", "Давление 160 на 100, болит затылок."),
+    ("r8", "I10", "Повышается давление, шум в ушах."),
+    ("r9", "I10", "Головная боль в затылке при высоком давлении."),
+]
+TEST = [
+    ("d1", "J06", "Болит горло и насморк второй день."),
+    ("d2", "M54", "Боль в пояснице, отдает в ногу."),
+    ("d3", "I10", "Высокое давление, головная боль."),
+    ("d4", "I10", "Шум в ушах и давление 170."),
+]
+SYNTHETIC = [
+    ("s1", "J06", "Пациент жалуется на насморк и боль в горле при глотании.", 1.0),
+    ("s2", "M54", "Жалобы на тянущую боль в пояснице после нагрузки.", 1.0),
+    ("s3", "I10", "Жалобы на подъемы давления и головную боль.", 0.2),  # recall 0.2: filtered out
+]
+
+
+def _notes(rows: list[tuple[str, str, str]], path: Path) -> Path:
+    path.write_text(
+        "".join(
+            json.dumps({"idx": i, "code": c, "symptoms": t}, ensure_ascii=False) + "\n" for i, c, t in rows
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "syn" / "shards").mkdir(parents=True)
+    pq.write_table(
+        pa.table(
+            {
+                "note_id": [r[0] for r in SYNTHETIC],
+                "code": [r[1] for r in SYNTHETIC],
+                "text": [r[2] for r in SYNTHETIC],
+                "symptom_recall": [r[3] for r in SYNTHETIC],
+                "error": [None] * len(SYNTHETIC),
+            }
+        ),
+        tmp_path / "syn" / "shards" / "part-00000.parquet",
+    )
+    return {
+        "train": str(_notes(TRAIN, tmp_path / "train.jsonl")),
+        "test": str(_notes(TEST, tmp_path / "test.jsonl")),
+        "synthetic": str(tmp_path / "syn"),
+        "out": str(tmp_path / "report"),
+    }
+
+
+def _args(inputs: dict[str, str], **extra: str) -> list[str]:
+    args = ["evaluate", "--no-use-ray", "--seeds", "1", "--bootstrap", "50", "--oot-codes", "J06"]
+    for k, v in {**inputs, **extra}.items():
+        args += [f"--{k.replace('_', '-')}", v]
+    return args
+
+
+def test_small_run_writes_the_report(inputs: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_args(inputs)) == 0
+    report = json.loads((Path(inputs["out"]) / "report.json").read_text())
+    assert report["configs"]["real"]["n_train"] == 9
+    assert report["filters"]["synthetic"]["kept"] == 2  # s3 fails symptom recall
+    assert report["configs"]["real+synthetic"]["n_train"] == 11
+    assert report["configs"]["real-oot+synthetic"]["n_train_by_source"] == {"real": 6, "synthetic": 1}
+    err = capsys.readouterr().err
+    assert "real+replicated(synthetic)" in err and "report.md" in err
+    # A second run into the same directory is refused without --overwrite.
+    assert main(_args(inputs)) == 2
+    assert "is not empty; pass --overwrite" in capsys.readouterr().err
+    assert main([*_args(inputs), "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"train": "/no/such/train.jsonl"}, "notes file '/no/such/train.jsonl' does not exist"),
+        ({"synthetic": "/no/such/run"}, "synthetic set '/no/such/run' does not exist"),
+        ({"filters": "symptom_recall,bertscore"}, "unknown filters ['bertscore']"),
+        ({"seeds": "0"}, "--seeds must be >= 1, got 0"),
+        (
+            {"configs": "real+synthetic:sometimes"},
+            "unknown training configuration 'real+synthetic:sometimes'",
+        ),
+        ({"classifier": "bert"}, "unknown classifier 'bert'; valid: tfidf"),
+    ],
+)
+def test_bad_input_names_the_value(
+    inputs: dict[str, str], change: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(inputs, **change)) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_test_notes_that_are_also_training_notes_are_refused(
+    inputs: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(inputs, test=inputs["train"])) == 2
+    assert "9 note ids are in both --train and --test" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+"""Each filter on hand-made notes: which note goes, and why; only training notes are consulted."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from medsyn.errors import MedsynError
+from medsyn.evaluate.filters import FILTERS, FilterConfig, apply_filters
+
+REAL = [
+    "Боль в горле и насморк третий день, температура 38.",
+    "Боль в пояснице после подъема тяжести, отдает в ногу.",
+    "Давление поднимается до 160, головная боль в затылке.",
+]
+COUGH = "Кашель с мокротой неделю, слабость, потливость по ночам, одышка при ходьбе."
+ROWS = [
+    # note_id, text, error, symptom_recall, example_similarity, example_containment -> expected reason
+    ("s0", None, "APITimeoutError: timed out", None, None, None, "failed"),
+    ("s1", "   ", None, 1.0, 0.2, 0.1, "failed"),
+    ("s2", "Болит живот после еды.", None, 0.5, 0.2, 0.1, "symptom_recall"),  # 0.5 < 0.65
+    ("s3", "Жалобы на изжогу и отрыжку.", None, 1.0, 0.01, 0.1, "example_similarity"),  # 0.01 < 0.05
+    ("s4", "Насморк, боль в горле, температура.", None, None, 0.6, 0.9, "copy_example"),  # 0.9 >= 0.7
+    ("s5", REAL[0], None, 1.0, 0.2, 0.3, "copy_real"),  # Jaccard 1.0 with a real note
+    ("s6", COUGH, None, 1.0, 0.2, 0.1, None),
+    ("s7", COUGH.replace("неделю", "неделю,"), None, 1.0, 0.2, 0.1, "near_duplicate"),  # same 5-grams as s6
+    ("s8", "Головокружение при вставании, шум в ушах, тошнота по утрам.", None, 0.8, None, None, None),
+]
+
+
+def _table() -> pa.Table:
+    cols = ["note_id", "text", "error", "symptom_recall", "example_similarity", "example_containment"]
+    return pa.table({c: [r[i] for r in ROWS] for i, c in enumerate(cols)} | {"code": ["J06"] * len(ROWS)})
+
+
+def test_each_filter_removes_its_note_and_the_funnel_adds_up() -> None:
+    config = FilterConfig(filters=[f for f in FILTERS if f not in ("failed", "disagreement")])
+    result = apply_filters(_table(), REAL, config)
+    assert result.reasons == [r[-1] for r in ROWS]
+    assert result.kept["note_id"].to_pylist() == ["s6", "s8"]
+    funnel = {step["filter"]: step for step in result.funnel}
+    assert [s["filter"] for s in result.funnel] == list(FILTERS)
+    removed = {name: step["removed"] for name, step in funnel.items()}
+    assert removed == {
+        "failed": 2,
+        "symptom_recall": 1,
+        "example_similarity": 1,
+        "copy_example": 1,
+        "copy_real": 1,
+        "near_duplicate": 1,
+        "disagreement": 0,
+    }
+    assert funnel["disagreement"]["enabled"] is False
+    assert [s["remaining"] for s in result.funnel] == [7, 6, 5, 4, 3, 2, 2]
+
+
+def test_switched_off_filters_keep_their_notes() -> None:
+    result = apply_filters(_table(), REAL, FilterConfig(filters=[]))
+    # Only failed generations go when every filter is off.
+    assert result.kept.num_rows == 7 and result.reasons.count("failed") == 2
+    with pytest.raises(MedsynError, match="unknown filters \\['bertscore'\\]"):
+        FilterConfig(filters=["bertscore"])
+
+
+def test_disagreement_filter_uses_a_classifier_trained_on_real_notes() -> None:
+    real = ["боль в горле насморк кашель"] * 4 + ["боль в пояснице отдает в ногу"] * 4
+    codes = ["J06"] * 4 + ["M54"] * 4
+    syn = pa.table(
+        {
+            "note_id": ["a", "b", "c"],
+            "code": ["J06", "J06", "Z99"],
+            "text": ["насморк и боль в горле", "боль в пояснице и в ноге", "что-то иное"],
+            "error": [None, None, None],
+        }
+    )
+    config = FilterConfig(filters=["disagreement"], disagreement_top_k=1)
+    result = apply_filters(syn, real, config, real_codes=codes)
+    # b reads like M54 but claims J06: the real-trained classifier ranks J06 second -> removed.
+    # c's code is unknown to the classifier: kept and counted as unjudged.
+    assert result.reasons == [None, "disagreement", None]
+    step = next(s for s in result.funnel if s["filter"] == "disagreement")
+    assert step["removed"] == 1 and step["unjudged"] == 1
