@@ -88,10 +88,10 @@ class TfidfClassifier:
         return {term for _, vec in union.transformer_list for term in vec.vocabulary_}
 
 
-CLASSIFIERS = {"tfidf": TfidfClassifier}
+# tfidf: this module; transformer: medsyn.evaluate.transformer (trained through Ray Train).
+CLASSIFIERS = ("tfidf", "transformer")
 
 
-def make_classifier(name: str, *, tfidf: TfidfConfig | None = None, seed: int = 0) -> TfidfClassifier:
+def check_classifier(name: str) -> None:
     if name not in CLASSIFIERS:
         raise MedsynError(f"unknown classifier {name!r}; valid: {', '.join(CLASSIFIERS)}")
-    return TfidfClassifier(tfidf, seed=seed)

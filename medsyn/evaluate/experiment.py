@@ -10,6 +10,7 @@ The test notes are read for scoring only: never for training, filters, privacy o
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, fields
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 
 from medsyn.config import option
 from medsyn.errors import MedsynError
-from medsyn.evaluate.classifiers import TfidfConfig, make_classifier
+from medsyn.evaluate.classifiers import TfidfClassifier, TfidfConfig, check_classifier
 from medsyn.evaluate.filters import FilterConfig, apply_filters
 from medsyn.evaluate.metrics import (
     KS,
@@ -35,12 +36,13 @@ from medsyn.evaluate.metrics import (
 )
 from medsyn.evaluate.privacy import PrivacyConfig, privacy_check
 from medsyn.evaluate.synthetic import read_synthetic
+from medsyn.evaluate.transformer import TransformerClassifier, TransformerConfig
 from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, training_sets
 from medsyn.notes import load_notes
 
 
 @dataclass
-class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TfidfConfig):
+class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TransformerConfig, TfidfConfig):
     train: Path | None = option(
         None, help="real training notes (JSONL/CSV/Parquet); the generator's examples came from here"
     )
@@ -54,7 +56,10 @@ class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TfidfConfig):
         None, help="text column of the real notes (default: text, note or symptoms)"
     )
     code_column: str = option("code", help="code column of the real notes")
-    classifier: str = option("tfidf", help="classifier: tfidf (TF-IDF char+word n-grams, linear SVM)")
+    classifier: str = option(
+        "tfidf",
+        help="classifier: tfidf (n-gram TF-IDF + linear SVM) or transformer (fine-tuned on Ray Train)",
+    )
     seeds: int = option(3, help="seeds per configuration (classifier and sampling seeds seed..seed+seeds-1)")
     seed: int = option(0, help="first seed")
     bootstrap: int = option(1000, help="bootstrap resamples of the test set for the intervals")
@@ -68,6 +73,7 @@ class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TfidfConfig):
         for name in ("train", "test", "out"):
             if getattr(self, name) is None:
                 raise MedsynError(f"--{name} is required")
+        check_classifier(self.classifier)
         if self.seeds < 1:
             raise MedsynError(f"--seeds must be >= 1, got {self.seeds}")
         if self.bootstrap < 10:
@@ -83,11 +89,10 @@ def fit_and_rank(
     test_texts: list[str],
     test_codes: list[str],
     tfidf: TfidfConfig,
-    name: str,
     seed: int,
 ) -> np.ndarray:
-    """Train one classifier and return the rank of each test note's true code (-1: unseen code)."""
-    clf = make_classifier(name, tfidf=tfidf, seed=seed).fit(texts, codes)
+    """Train one TF-IDF classifier and return the rank of each test note's true code (-1: unseen code)."""
+    clf = TfidfClassifier(tfidf, seed=seed).fit(texts, codes)
     return rank_of_truth(clf.scores(test_texts), clf.classes, test_codes)
 
 
@@ -111,11 +116,25 @@ def _run_fits(
     jobs: list[tuple[TrainingSet, int]], test_texts: list[str], test_codes: list[str], config: EvaluateConfig
 ) -> list[np.ndarray]:
     tfidf = config.section(TfidfConfig)
+    if config.classifier == "transformer":
+        from medsyn.pipeline.generate import init_ray
+
+        init_ray(config.ray_address)
+        storage = Path(config.out) / "classifier-runs"  # type: ignore[arg-type]
+        ranks = []
+        for s, seed in jobs:
+            name = re.sub(r"[^\w.-]+", "_", f"{s.name}-seed{seed}")
+            clf = TransformerClassifier(
+                config.section(TransformerConfig), seed=seed, storage=storage, name=name
+            )
+            clf.fit(s.texts, s.codes)
+            ranks.append(rank_of_truth(clf.scores(test_texts), clf.classes, test_codes))
+        return ranks
     if not config.use_ray:
         from tqdm import tqdm
 
         return [
-            fit_and_rank(s.texts, s.codes, test_texts, test_codes, tfidf, config.classifier, seed)
+            fit_and_rank(s.texts, s.codes, test_texts, test_codes, tfidf, seed)
             for s, seed in tqdm(jobs, desc="train", unit="fit")
         ]
     import ray
@@ -125,10 +144,7 @@ def _run_fits(
     init_ray(config.ray_address)
     remote = ray.remote(num_cpus=1)(fit_and_rank)
     test_ref, codes_ref = ray.put(test_texts), ray.put(test_codes)
-    refs = [
-        remote.remote(s.texts, s.codes, test_ref, codes_ref, tfidf, config.classifier, seed)
-        for s, seed in jobs
-    ]
+    refs = [remote.remote(s.texts, s.codes, test_ref, codes_ref, tfidf, seed) for s, seed in jobs]
     return list(ray.get(refs))
 
 
