@@ -56,6 +56,9 @@ def ray_local():  # type: ignore[no-untyped-def]
 
     import ray
 
+    from medsyn.pipeline.generate import local_ray_env
+
+    local_ray_env()
     ray.init(num_cpus=8, include_dashboard=False, _temp_dir=f"/tmp/ray-medsyn-{os.getpid()}")
     yield
     ray.shutdown()

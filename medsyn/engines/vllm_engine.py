@@ -25,7 +25,9 @@ def cpu_env() -> dict[str, str]:
     """Environment vLLM needs on the CPU (existing values win)."""
     n = os.cpu_count() or 1
     defaults = {
-        "VLLM_CPU_KVCACHE_SPACE": "1",
+        # GiB. With 1, a batch of 30+ long Russian prompts fills the cache and vLLM thrashes on
+        # preemption (seen: 7 generated tokens/s instead of hundreds).
+        "VLLM_CPU_KVCACHE_SPACE": "4",
         "VLLM_CPU_OMP_THREADS_BIND": f"0-{n - 1}",
         "VLLM_CACHE_ROOT": str(cache_dir() / "vllm"),
         "HF_HUB_OFFLINE": "1",

@@ -171,6 +171,12 @@ def open_run(out: Path, planner: Planner, config: GenerateConfig) -> np.ndarray:
     return np.setdiff1d(np.arange(planner.total, dtype=np.int64), done)
 
 
+def local_ray_env() -> None:
+    """Patience for a busy small machine: Serve's proxy gets 60 s (not 5) to report ready."""
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "60")
+
+
 def init_ray(address: str | None) -> None:
     import ray
 
@@ -186,6 +192,7 @@ def init_ray(address: str | None) -> None:
         # Ray runs workers at niceness 15 so the driver stays responsive; on a machine of its own the
         # engine workers *are* the job, and at 15 they lose a third of their CPU to Ray's own daemons.
         os.environ.setdefault("RAY_worker_niceness", "0")
+        local_ray_env()
         ray.init(num_cpus=max(8, os.cpu_count() or 1), include_dashboard=False)
 
 

@@ -1,0 +1,57 @@
+"""`medsyn serve`: start the OpenAI-compatible endpoint (vLLM replicas + /v1/notes) on Ray Serve."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+
+from rich.console import Console
+
+from medsyn.config import add_arguments, from_args
+from medsyn.serving.config import ServeConfig
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="serve the generator behind an OpenAI-compatible endpoint (Ray Serve)",
+        description="Start medsyn's Serve application on a local Ray (or $RAY_ADDRESS) and wait; Ctrl-C "
+        "stops it gracefully. Auth is on when $MEDSYN_API_KEY (or --api-key-file) holds a key.",
+    )
+    p.add_argument("--config", help="YAML file of options (flags override it)")
+    add_arguments(p, ServeConfig)
+    p.set_defaults(func=cmd_serve)
+
+
+def start(config: ServeConfig) -> str:
+    """Deploy the app and return its base URL once every replica is up."""
+    from ray import serve
+
+    from medsyn.pipeline.generate import init_ray
+    from medsyn.serving.app import build_app
+
+    init_ray(config.ray_address)
+    serve.start(
+        http_options={"host": config.host, "port": config.port, "request_timeout_s": config.request_timeout_s}
+    )
+    serve.run(build_app(config), name="medsyn", route_prefix="/", blocking=False)
+    return f"http://{config.host}:{config.port}/v1"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ray import serve
+
+    config = from_args(ServeConfig, args)
+    console = Console(stderr=True)
+    console.print(f"starting {config.served_name} (replicas start in about a minute on a CPU)...")
+    url = start(config)
+    console.print(f"[bold]serving[/bold] {config.served_name} at {url} (models, completions, chat, notes)")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    console.print("shutting down...")
+    serve.shutdown()
+    return 0

@@ -1,0 +1,123 @@
+"""Build medsyn's Ray Serve application: vLLM generator replicas behind the OpenAI-compatible ingress.
+
+    medsyn serve --model smollm2-135m-instruct --kg demo              # local Ray, http://127.0.0.1:8000/v1
+    serve run serve/config.yaml                                       # or `serve deploy` on a cluster
+    serve run medsyn.serving.app:build_app model=/models/llama kg=bolt://neo4j:7687
+
+`build_app(args)` takes ServeConfig fields as a dict (Serve's `args:`) or a ServeConfig.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from medsyn.config import resolve
+from medsyn.serving.auth import BearerAuth, install_error_handlers
+from medsyn.serving.config import ServeConfig
+
+ENDPOINTS = {
+    "models": lambda app: app.get("/v1/models"),
+    "model_data": lambda app: app.get("/v1/models/{model:path}"),
+    "completions": lambda app: app.post("/v1/completions"),
+    "chat": lambda app: app.post("/v1/chat/completions"),
+    "notes": lambda app: app.post("/v1/notes"),
+}
+
+
+def _gpus(config: ServeConfig) -> float:
+    if config.num_gpus is not None:
+        return config.num_gpus
+    import ray
+
+    if ray.is_initialized():
+        return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    from medsyn.engines.vllm_engine import has_gpu
+
+    return 1.0 if has_gpu() else 0.0
+
+
+def llm_config(config: ServeConfig) -> Any:
+    """The ray.serve.llm LLMConfig of the generator replicas."""
+    from ray.serve.llm import LLMConfig
+
+    from medsyn.engines.vllm_engine import cpu_env, engine_kwargs
+    from medsyn.models import resolve_model
+
+    path = resolve_model(config.model)
+    gpus = _gpus(config)
+    kwargs = engine_kwargs(path, adapter=False, gpu=gpus > 0, max_model_len=config.max_model_len)
+    kwargs.pop("model")
+    if gpus == 0:
+        kwargs["distributed_executor_backend"] = "uni"  # the worker inside the engine process: one spawn less
+    deployment = {
+        "autoscaling_config": {
+            "min_replicas": config.min_replicas,
+            "max_replicas": config.max_replicas,
+            "target_ongoing_requests": config.target_ongoing_requests,
+        },
+        "max_ongoing_requests": config.max_ongoing_requests,
+        "graceful_shutdown_timeout_s": config.graceful_shutdown_timeout_s,
+        "health_check_period_s": config.health_check_period_s,
+    }
+    extra: dict[str, Any] = {}
+    if gpus == 0:
+        extra = {
+            "accelerator_config": {"kind": "cpu"},
+            "placement_group_config": {"bundles": [{"CPU": config.replica_cpus}]},
+            "runtime_env": {"env_vars": cpu_env()},
+        }
+    return LLMConfig(
+        model_loading_config={"model_id": config.served_name, "model_source": str(path)},
+        engine_kwargs=kwargs,
+        deployment_config=deployment,
+        **extra,
+    )
+
+
+def build_ingress(config: ServeConfig, llm_deployments: dict[str, Any], *, model_source: str = "") -> Any:
+    """The ingress deployment (auth, limits, /v1/notes) bound to generator deployments or their handles.
+
+    Bound to the handles of an app that runs already, it adds a second front door (say, without auth or
+    with other limits) to the same generator replicas.
+    """
+    from ray import serve
+    from ray.llm._internal.serve.core.configs.openai_api_models import ModelCard
+    from ray.llm._internal.serve.core.ingress.ingress import init as init_fastapi
+    from ray.serve.llm.ingress import make_fastapi_ingress
+
+    from medsyn.serving.ingress import MedsynIngress
+
+    fastapi_app = init_fastapi()  # ray.serve.llm's app: CORS, request ids, metrics, error middleware
+    install_error_handlers(fastapi_app)
+    fastapi_app.add_middleware(BearerAuth, key_env=config.api_key_env, key_file=config.api_key_file)
+    ingress_cls = make_fastapi_ingress(MedsynIngress, endpoint_map=ENDPOINTS, app=fastapi_app)
+    options = MedsynIngress.get_deployment_options()
+    options.update(
+        max_ongoing_requests=config.max_ongoing_requests,
+        graceful_shutdown_timeout_s=config.graceful_shutdown_timeout_s,
+        health_check_period_s=config.health_check_period_s,
+        ray_actor_options={"num_cpus": 0.5},
+    )
+    cards = {
+        name: ModelCard(
+            id=name,
+            object="model",
+            owned_by="medsyn",
+            permission=[],
+            metadata={"model_source": model_source, "max_model_len": config.max_model_len},
+        )
+        for name in llm_deployments
+    }
+    deployment: Any = serve.deployment(ingress_cls, name="MedsynIngress", **options)
+    return deployment.bind(llm_deployments=llm_deployments, model_cards=cards, settings=asdict(config))
+
+
+def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
+    """The whole application: generator replicas (ray.serve.llm LLMServer on vLLM) and the ingress."""
+    from ray.serve.llm import build_llm_deployment
+
+    config = args if isinstance(args, ServeConfig) else resolve(ServeConfig, yaml_values=dict(args or {}))
+    llm = llm_config(config)
+    source = str(llm.model_loading_config.model_source)
+    return build_ingress(config, {config.served_name: build_llm_deployment(llm)}, model_source=source)

@@ -1,0 +1,63 @@
+"""Settings of medsyn's Serve application (one dataclass: CLI flags, YAML `args:` and code alike)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medsyn.config import option
+from medsyn.errors import MedsynError
+
+
+@dataclass
+class ServeConfig:
+    model: str = option("smollm2-135m-instruct", help="model directory or packaged model name")
+    model_id: str | None = option(None, help="name clients pass as `model` (default: the --model value)")
+    kg: str | None = option(
+        None, help="KG for /v1/notes: 'demo', a KG directory, or a Neo4j URI (default: demo)"
+    )
+    notes: str | None = option(None, help="real notes (train split) /v1/notes may take example notes from")
+    language: str = option("ru", help="/v1/notes: default language of symptoms and templates (ru or en)")
+    max_model_len: int = option(2048, help="context length of the vLLM engine")
+    max_tokens_limit: int = option(1024, help="largest max_tokens a request may ask for")
+    default_max_tokens: int = option(256, help="max_tokens when a request gives none")
+    max_prompt_chars: int = option(16000, help="longest prompt (characters, all messages together)")
+    max_n: int = option(8, help="largest n (choices per request) and notes per code in /v1/notes")
+    max_codes: int = option(32, help="most codes in one /v1/notes request")
+    min_replicas: int = option(1, help="autoscaling: fewest generator replicas")
+    max_replicas: int = option(1, help="autoscaling: most generator replicas")
+    target_ongoing_requests: int = option(16, help="autoscaling: ongoing requests per replica to aim for")
+    max_ongoing_requests: int = option(64, help="requests a replica accepts at once (more wait in the proxy)")
+    replica_cpus: float = option(1.0, help="CPUs each generator replica reserves (fractions allowed)")
+    num_gpus: float | None = option(
+        None, help="GPUs per generator replica (default: 1 if the cluster has GPUs)"
+    )
+    request_timeout_s: float = option(300.0, help="HTTP request timeout (seconds)")
+    graceful_shutdown_timeout_s: float = option(30.0, help="time a stopping replica gets to finish requests")
+    health_check_period_s: float = option(10.0, help="seconds between replica health checks")
+    api_key_env: str = option(
+        "MEDSYN_API_KEY", help="environment variable holding the API key (auth on if set)"
+    )
+    api_key_file: str | None = option(None, help="file holding the API key (auth on if given)")
+    host: str = option("127.0.0.1", help="medsyn serve: HTTP host")
+    port: int = option(8000, help="medsyn serve: HTTP port")
+    ray_address: str | None = option(
+        None, help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.language not in ("ru", "en"):
+            raise MedsynError(f"language {self.language!r} is not valid; use ru or en")
+        if not 1 <= self.default_max_tokens <= self.max_tokens_limit:
+            raise MedsynError(
+                f"need 1 <= default_max_tokens <= max_tokens_limit, got {self.default_max_tokens} "
+                f"and {self.max_tokens_limit}"
+            )
+        if not 0 <= self.min_replicas <= self.max_replicas or self.max_replicas < 1:
+            raise MedsynError(
+                f"need 0 <= min_replicas <= max_replicas and max_replicas >= 1, got {self.min_replicas} "
+                f"and {self.max_replicas}"
+            )
+
+    @property
+    def served_name(self) -> str:
+        return self.model_id or self.model

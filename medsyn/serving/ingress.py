@@ -1,0 +1,190 @@
+"""medsyn's OpenAI-compatible ingress: ray.serve.llm's OpenAiIngress plus request limits and /v1/notes.
+
+ray.serve.llm does the OpenAI protocol (models, completions, chat, streaming, n, stop, seed, usage)
+against vLLM replicas (LLMServer). This subclass adds what medsyn needs in front of it:
+- limits: max_tokens in [1, max_tokens_limit] (default_max_tokens when absent), n <= max_n, prompts
+  of at most max_prompt_chars characters; each breach is a 400 naming the parameter;
+- POST /v1/notes: MKG-grounded notes for ICD-10 codes, with provenance and quality scores.
+The KG and the real notes are read once per ingress replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import HTTPException, Request
+from ray.llm._internal.serve.core.configs.openai_api_models import ChatCompletionRequest, CompletionRequest
+from ray.serve.llm.ingress import OpenAiIngress
+from starlette.responses import JSONResponse, Response
+
+from medsyn.quality.scores import score_note
+from medsyn.serving.auth import openai_error
+from medsyn.serving.config import ServeConfig
+from medsyn.serving.notes import NotesError, NotesRequest, plan_notes
+
+
+def _chars(value: Any) -> int:
+    """Characters of a prompt or of message contents (strings, lists of parts or of token ids)."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return _chars(value.get("content") if "content" in value else value.get("text"))
+    if isinstance(value, list | tuple):
+        return sum(_chars(v) for v in value)
+    content = getattr(value, "content", None)
+    return _chars(content) if content is not None else len(str(value))
+
+
+class MedsynIngress(OpenAiIngress):
+    def __init__(
+        self, llm_deployments: Any, model_cards: Any, *, settings: dict[str, Any], **kwargs: Any
+    ) -> None:
+        super().__init__(llm_deployments, model_cards, **kwargs)
+        from medsyn.kg import open_kg
+        from medsyn.notes import load_notes
+
+        self.settings = ServeConfig(**settings)
+        self.kg = open_kg(self.settings.kg)
+        self.real_notes = load_notes(self.settings.notes) if self.settings.notes else None
+
+    # -- limits -------------------------------------------------------------------------------------
+    def _limit_error(self, body: Any, prompt_chars: int) -> JSONResponse | None:
+        s = self.settings
+        for name in ("max_tokens", "max_completion_tokens"):
+            value = getattr(body, name, None)
+            if value is None:
+                continue
+            if value < 1:
+                return openai_error(
+                    400, f"{name} must be >= 1, got {value}", param=name, code="invalid_value"
+                )
+            if value > s.max_tokens_limit:
+                return openai_error(
+                    400,
+                    f"{name} must be <= {s.max_tokens_limit}, got {value}",
+                    param=name,
+                    code="invalid_value",
+                )
+        if getattr(body, "max_tokens", None) is None and getattr(body, "max_completion_tokens", None) is None:
+            body.max_tokens = s.default_max_tokens
+        n = getattr(body, "n", None) or 1
+        if not 1 <= n <= s.max_n:
+            return openai_error(
+                400, f"n must be between 1 and {s.max_n}, got {n}", param="n", code="invalid_value"
+            )
+        if prompt_chars > s.max_prompt_chars:
+            return openai_error(
+                400,
+                f"the prompt has {prompt_chars} characters; this server accepts at most {s.max_prompt_chars}",
+                param="messages" if isinstance(body, ChatCompletionRequest) else "prompt",
+                code="context_length_exceeded",
+            )
+        return None
+
+    async def completions(self, body: CompletionRequest, request: Request) -> Response:
+        error = self._limit_error(body, _chars(body.prompt))
+        return error or await super().completions(body, request)
+
+    async def chat(self, body: ChatCompletionRequest, request: Request) -> Response:
+        error = self._limit_error(body, _chars(body.messages))
+        return error or await super().chat(body, request)
+
+    # -- /v1/notes ----------------------------------------------------------------------------------
+    async def notes(self, body: NotesRequest, request: Request) -> Response:
+        s = self.settings
+        if len(body.codes) > s.max_codes:
+            return openai_error(
+                400, f"at most {s.max_codes} codes per request, got {len(body.codes)}", param="codes"
+            )
+        if body.n > s.max_n:
+            return openai_error(400, f"n must be between 1 and {s.max_n}, got {body.n}", param="n")
+        max_tokens = body.max_tokens or s.default_max_tokens
+        if max_tokens > s.max_tokens_limit:
+            return openai_error(
+                400, f"max_tokens must be <= {s.max_tokens_limit}, got {max_tokens}", param="max_tokens"
+            )
+        try:
+            model = await self._get_model_id(body.model)
+        except HTTPException as exc:
+            return openai_error(exc.status_code, str(exc.detail), param="model", code="model_not_found")
+        try:
+            planned = plan_notes(self.kg, self.real_notes, body, language=s.language)
+        except NotesError as exc:
+            return openai_error(400, str(exc), param=exc.param, code="invalid_value")
+        for note in planned:
+            chars = _chars(note["messages"])
+            if chars > s.max_prompt_chars:
+                return openai_error(
+                    400,
+                    f"a note's prompt has {chars} characters (limit {s.max_prompt_chars})",
+                    param="example",
+                    code="context_length_exceeded",
+                )
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(self._generate_note(model, note, body, max_tokens) for note in planned)
+        )
+        failed = [r for r in results if r.get("error")]
+        if failed and len(failed) == len(results):
+            return openai_error(502, f"generation failed: {failed[0]['error']}", code="generation_failed")
+        usage = {
+            k: sum(r["usage"][k] for r in results if r.get("usage"))
+            for k in ("prompt_tokens", "completion_tokens")
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return JSONResponse(
+            {
+                "object": "list",
+                "model": model,
+                "data": results,
+                "usage": usage,
+                "seconds": round(time.monotonic() - started, 3),
+            }
+        )
+
+    async def _generate_note(
+        self, model: str, note: dict[str, Any], body: NotesRequest, max_tokens: int
+    ) -> dict[str, Any]:
+        request = ChatCompletionRequest(
+            model=model,
+            messages=note["messages"],
+            temperature=body.temperature,
+            top_p=body.top_p,
+            max_tokens=max_tokens,
+            seed=note["seed"] % (2**31),
+            stream=False,
+        )
+        out = {k: v for k, v in note.items() if k not in ("messages", "example_text")}
+        out["prompt"] = note["messages"][-1]["content"]
+        first: Any = None
+        async for chunk in self._get_response(body=request, call_method="chat"):
+            first = chunk[0] if isinstance(chunk, list) else chunk
+            break
+        error = getattr(first, "error", None)
+        if first is None or error is not None:
+            out["error"] = getattr(error, "message", None) or "no response from the generator"
+            return out
+        choice = first.choices[0]
+        text = choice.message.content or ""
+        scores = score_note(text, note["symptoms"], note["example_text"])
+        out.update(
+            text=text,
+            finish_reason=choice.finish_reason,
+            usage={
+                "prompt_tokens": first.usage.prompt_tokens,
+                "completion_tokens": first.usage.completion_tokens,
+            },
+            scores={
+                "symptom_recall": scores.symptom_recall,
+                "length_ratio": scores.length_ratio,
+                "example_similarity": scores.example_similarity,
+                "example_containment": scores.example_containment,
+                "copied_example": scores.copied_example,
+            },
+            error=None,
+        )
+        return out

@@ -1,0 +1,117 @@
+"""`POST /v1/notes`: ICD-10 codes in, MKG-grounded notes out (request model and planning; no Ray here).
+
+    {"codes": ["J06"], "n": 2, "language": "ru", "template": "paper_main",
+     "symptoms": null, "example": null, "temperature": 0.8, "max_tokens": 200, "seed": 7}
+
+Symptoms are sampled from the MKG unless given; the example note is chosen among the server's real
+notes of the same code unless given (or none, when the server has no notes); the plan is the
+generation job's planner, so a seeded request is reproducible.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, Field
+
+from medsyn.errors import MedsynError
+from medsyn.kg.store import KGStore
+from medsyn.prompts import get_template, messages, render, template_by_id
+from medsyn.sampling.plan import PlanConfig, build_planner
+
+
+class NotesRequest(BaseModel):
+    codes: list[str] = Field(min_length=1, description="ICD-10 codes to write notes for")
+    n: int = Field(1, ge=1, description="notes per code")
+    model: str | None = Field(None, description="served model (default: the only one)")
+    language: str | None = Field(None, description="ru or en (default: the server's)")
+    template: str = Field("paper_main", description="prompt template name")
+    symptoms: list[str] | None = Field(None, description="symptoms to use instead of sampling the MKG")
+    example: str | None = Field(None, description="example note to use instead of choosing a real one")
+    demographics: bool = Field(False, description="sample sex and age")
+    min_symptoms: int = Field(2, ge=1)
+    max_symptoms: int = Field(5, ge=1)
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(None, ge=1)
+    seed: int | None = Field(None, ge=0, description="plan and sampling seed (random if absent)")
+
+
+class NotesError(ValueError):
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def plan_notes(
+    kg: KGStore, notes: pa.Table | None, req: NotesRequest, *, language: str
+) -> list[dict[str, Any]]:
+    """The planned notes of a request, each with its chat messages; NotesError names the bad field."""
+    seed = req.seed if req.seed is not None else random.SystemRandom().randrange(2**31)
+    lang = req.language or language
+    codes = list(dict.fromkeys(c.strip().upper() for c in req.codes))
+    use_examples = req.example is None and notes is not None
+    config = PlanConfig(
+        codes=codes,
+        n=req.n * len(codes),
+        allocation="explicit",
+        counts=",".join(f"{c}={req.n}" for c in codes),
+        seed=seed,
+        language=lang,
+        templates=[req.template],
+        examples="same_code" if use_examples else "none",
+        demographics=req.demographics,
+        min_symptoms=req.min_symptoms,
+        max_symptoms=max(req.min_symptoms, req.max_symptoms),
+        on_missing_symptoms="skip" if req.symptoms else "fail",
+    )
+    try:
+        if req.symptoms is not None and not [s for s in req.symptoms if s.strip()]:
+            raise NotesError("symptoms must hold at least one non-empty symptom (or be left out)", "symptoms")
+        planner = build_planner(kg, notes if use_examples else None, config)
+    except MedsynError as exc:
+        text = str(exc)
+        param = (
+            "codes" if ("code" in text or "KG" in text) else "language" if "language" in text else "template"
+        )
+        raise NotesError(text, param) from exc
+    plan = planner.plan(np.arange(planner.total))
+    out = []
+    for i in range(planner.total):
+        symptoms = [s.strip() for s in req.symptoms if s.strip()] if req.symptoms else plan["symptoms"][i]
+        example = req.example if req.example is not None else plan["example_text"][i]
+        # With an example in the request the named template is used as is; otherwise the planner's choice
+        # (which falls back to a symptoms-only template for a code without real notes).
+        template = (
+            get_template(req.template, lang, "chat")
+            if req.example
+            else template_by_id(plan["template_id"][i])
+        )
+        system, prompt = render(
+            template,
+            symptoms=symptoms,
+            example=example,
+            title=plan["title"][i],
+            sex=plan["sex"][i],
+            age=plan["age"][i],
+        )
+        out.append(
+            {
+                "id": plan["note_id"][i],
+                "code": plan["code"][i],
+                "title": plan["title"][i],
+                "language": lang,
+                "symptoms": symptoms,
+                "sex": plan["sex"][i],
+                "age": plan["age"][i],
+                "example_id": "request" if req.example is not None else plan["example_id"][i],
+                "example_text": example,
+                "template_id": template.id,
+                "seed": plan["seed"][i],
+                "messages": messages(system, prompt),
+            }
+        )
+    return out

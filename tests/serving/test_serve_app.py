@@ -1,0 +1,215 @@
+"""The Serve app on a real local Ray (vLLM on the CPU, the packaged model), called with the `openai`
+client and with raw HTTP for malformed requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from openai import OpenAI
+
+from medsyn.engines import Request, SamplingParams, make_engine
+from medsyn.kg import open_kg
+from medsyn.serving.config import ServeConfig
+
+pytestmark = pytest.mark.integration
+MODEL = "medsyn-small"
+KEY = "test-key-0123"
+PORT = 8761
+
+
+def _config(**kw: Any) -> ServeConfig:
+    return ServeConfig(
+        model_id=MODEL,
+        kg="demo",
+        language="en",
+        port=PORT,
+        replica_cpus=1,
+        max_tokens_limit=256,
+        default_max_tokens=16,
+        max_prompt_chars=2000,
+        max_n=4,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(ray_local, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    from ray import serve
+
+    from medsyn.cli.serve import start
+
+    key_file = tmp_path_factory.mktemp("auth") / "key"
+    key_file.write_text(KEY + "\n")
+    url = start(_config(api_key_file=str(key_file)))
+    yield {"url": url, "client": OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=120)}
+    serve.shutdown()
+
+
+def _post(server: dict[str, Any], path: str, body: Any, *, key: str | None = KEY) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    if isinstance(body, bytes):
+        headers["Content-Type"] = "application/json"
+        return httpx.post(server["url"] + path, content=body, headers=headers, timeout=120)
+    return httpx.post(server["url"] + path, json=body, headers=headers, timeout=120)
+
+
+def _error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) >= {"message", "type", "param", "code"} and error["message"]
+    return error
+
+
+def test_models_and_completions(server: dict[str, Any]) -> None:
+    client = server["client"]
+    assert [m.id for m in client.models.list().data] == [MODEL]
+    r = client.completions.create(model=MODEL, prompt="The patient complains of", max_tokens=8, temperature=0)
+    assert r.choices[0].text and r.usage.completion_tokens <= 8 and r.usage.prompt_tokens > 0
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    # Streaming gives the same greedy text, chunk by chunk.
+    chunks = client.completions.create(
+        model=MODEL, prompt="The patient complains of", max_tokens=8, temperature=0, stream=True
+    )
+    assert "".join(c.choices[0].text for c in chunks) == r.choices[0].text
+    # max_tokens left out: the server's default (16) applies.
+    assert client.completions.create(model=MODEL, prompt="Cough", temperature=0).usage.completion_tokens <= 16
+
+
+def test_chat_n_stop_and_seed(server: dict[str, Any]) -> None:
+    client = server["client"]
+    msgs = [{"role": "user", "content": "Name three symptoms of a cold."}]
+    full = client.chat.completions.create(model=MODEL, messages=msgs, max_tokens=24, temperature=0)
+    text = full.choices[0].message.content
+    assert text and full.choices[0].finish_reason in ("length", "stop")
+    streamed = client.chat.completions.create(
+        model=MODEL, messages=msgs, max_tokens=24, temperature=0, stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == text
+    two = client.chat.completions.create(
+        model=MODEL, messages=msgs, max_tokens=8, n=2, temperature=1.0, seed=1
+    )
+    assert len(two.choices) == 2 and [c.index for c in two.choices] == [0, 1]
+    # stop: the greedy text cut before the stop word, which is not returned.
+    word = next(w for w in text.split()[2:] if w.isalpha())
+    cut = client.chat.completions.create(
+        model=MODEL, messages=msgs, max_tokens=24, temperature=0, stop=[word]
+    )
+    assert cut.choices[0].finish_reason == "stop" and word not in cut.choices[0].message.content
+    assert text.startswith(cut.choices[0].message.content)
+    # A seeded sample reproduces; another seed (very likely) differs.
+    sample = [
+        client.chat.completions.create(model=MODEL, messages=msgs, max_tokens=16, temperature=1.0, seed=s)
+        .choices[0]
+        .message.content
+        for s in (7, 7, 8)
+    ]
+    assert sample[0] == sample[1] != sample[2]
+
+
+def test_notes_are_grounded_on_the_kg(server: dict[str, Any]) -> None:
+    kg_symptoms = {e.name for e in open_kg("demo").symptoms("J06", language="en", include_descendants=True)}
+    body = {"codes": ["J06"], "n": 2, "max_tokens": 12, "temperature": 0.7, "seed": 11}
+    first = _post(server, "/notes", body)
+    assert first.status_code == 200, first.text
+    data = first.json()
+    assert data["model"] == MODEL and len(data["data"]) == 2
+    for note in data["data"]:
+        assert note["code"] == "J06" and note["error"] is None and note["text"]
+        assert set(note["symptoms"]) <= kg_symptoms and 2 <= len(note["symptoms"]) <= 5
+        assert note["template_id"].endswith(".en.chat.v1") and all(
+            s in note["prompt"] for s in note["symptoms"]
+        )
+        assert 0.0 <= note["scores"]["symptom_recall"] <= 1.0
+        assert 0 < note["usage"]["completion_tokens"] <= 12
+    assert data["usage"]["completion_tokens"] == sum(n["usage"]["completion_tokens"] for n in data["data"])
+    # The same seed gives the same plan and, seeded, the same notes.
+    again = _post(server, "/notes", body).json()
+    assert [(n["symptoms"], n["text"]) for n in again["data"]] == [
+        (n["symptoms"], n["text"]) for n in data["data"]
+    ]
+    # Given symptoms and a given example: used as they are, with the paper's main template.
+    own = _post(
+        server,
+        "/notes",
+        {
+            "codes": ["J06"],
+            "symptoms": ["hoarse voice", "night cough"],
+            "example": "Sore throat for two days, runny nose, temperature 37.8.",
+            "max_tokens": 8,
+        },
+    ).json()["data"][0]
+    assert own["symptoms"] == ["hoarse voice", "night cough"] and own["example_id"] == "request"
+    assert own["template_id"] == "paper_main.en.chat.v1" and "temperature 37.8" in own["prompt"]
+    assert own["scores"]["example_similarity"] is not None
+
+
+def test_bad_input_gets_the_right_4xx(server: dict[str, Any]) -> None:
+    completion = {"model": MODEL, "prompt": "Cough"}
+    assert (
+        _error(_post(server, "/completions", completion | {"max_tokens": -5}), 400)["param"] == "max_tokens"
+    )
+    assert (
+        _error(_post(server, "/completions", completion | {"max_tokens": 10**6}), 400)["param"]
+        == "max_tokens"
+    )
+    assert _error(_post(server, "/completions", completion | {"n": 50}), 400)["param"] == "n"
+    long = _error(_post(server, "/completions", completion | {"prompt": "cough " * 1000}), 400)
+    assert long["code"] == "context_length_exceeded" and "6000 characters" in long["message"]
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "x " * 1500}]}
+    assert _error(_post(server, "/chat/completions", chat), 400)["param"] == "messages"
+    unknown = _error(_post(server, "/completions", completion | {"model": "gpt-9"}), 404)
+    assert "gpt-9" in unknown["message"] and unknown["code"] == "model_not_found"
+    assert (
+        "not valid JSON"
+        in _error(_post(server, "/completions", b'{"model": "x", "prompt": '), 400)["message"]
+    )
+    assert _error(_post(server, "/chat/completions", {"model": MODEL}), 400)["param"] == "messages"
+    code = _error(_post(server, "/notes", {"codes": ["J06", "M55"]}), 400)
+    assert code["param"] == "codes" and "'M55'" in code["message"] and "M54" in code["message"]
+    assert _error(_post(server, "/notes", {"codes": []}), 400)["param"] == "codes"
+    assert _error(_post(server, "/notes", {"codes": ["J06"], "n": 9}), 400)["param"] == "n"
+    assert _error(_post(server, "/notes", {"codes": ["J06"], "language": "de"}), 400)["param"] == "language"
+    assert _error(_post(server, "/notes", {"codes": ["J06"], "model": "gpt-9"}), 404)["param"] == "model"
+
+
+def test_auth_on_then_off(server: dict[str, Any]) -> None:
+    from ray import serve
+
+    from medsyn.serving.app import build_ingress
+
+    for path, body in [("/completions", {"model": MODEL, "prompt": "x"}), ("/notes", {"codes": ["J06"]})]:
+        assert _error(_post(server, path, body, key=None), 401)["code"] == "invalid_api_key"
+        assert _error(_post(server, path, body, key="wrong"), 401)["type"] == "authentication_error"
+    assert httpx.get(server["url"] + "/models", timeout=30).status_code == 401
+    # A second ingress without a key, on the same generator replicas: requests need none.
+    handle = serve.get_deployment_handle(f"LLMServer:{MODEL}", app_name="medsyn")
+    serve.run(
+        build_ingress(_config(), {MODEL: handle}), name="medsyn-open", route_prefix="/open", blocking=False
+    )
+    open_url = server["url"].replace("/v1", "/open/v1")
+    r = httpx.post(
+        open_url + "/completions", json={"model": MODEL, "prompt": "Cough", "max_tokens": 4}, timeout=120
+    )
+    assert r.status_code == 200 and r.json()["choices"][0]["text"]
+    assert _post(server, "/completions", {"model": MODEL, "prompt": "x"}, key=None).status_code == 401
+
+
+def test_generation_engine_targets_the_endpoint(
+    server: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDSYN_TEST_KEY", KEY)
+    engine = make_engine("openai", MODEL, base_url=server["url"], api_key_env="MEDSYN_TEST_KEY")
+    with engine:
+        results = engine.generate(
+            [
+                Request("a", prompt="Fever and", params=SamplingParams(temperature=0, max_tokens=6)),
+                Request(
+                    "b", messages=[{"role": "user", "content": "Cough?"}], params=SamplingParams(max_tokens=6)
+                ),
+            ]
+        )
+    assert [r.id for r in results] == ["a", "b"] and all(r.error is None and r.text for r in results)
+    assert all(0 < (r.completion_tokens or 0) <= 6 for r in results)
