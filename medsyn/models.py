@@ -86,3 +86,21 @@ def _convert_packaged(name: str) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def check_adapter(adapter: str | Path, model_path: Path) -> Path:
+    """A LoRA adapter directory trained on `model_path`; a clear error for anything else."""
+    import json
+
+    path = Path(adapter)
+    if not (path / "adapter_config.json").is_file():
+        raise MedsynError(
+            f"adapter {str(adapter)!r} is not a LoRA adapter directory (no adapter_config.json)"
+        )
+    base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    if base and Path(base).resolve() != Path(model_path).resolve():
+        raise MedsynError(
+            f"adapter {str(adapter)!r} was trained on {base}, not on the engine's model {model_path}: "
+            "pass the adapter's base model as the model"
+        )
+    return path

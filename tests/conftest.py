@@ -74,18 +74,18 @@ def default_model() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random Llama (2 layers, hidden 64) with the default model's tokenizer, built in code."""
+    """A tiny random Llama (2 layers, hidden 128, head size 64) with the default model's tokenizer."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tokenizer = AutoTokenizer.from_pretrained(default_model)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=128,
+        intermediate_size=256,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
         max_position_embeddings=2048,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -11,7 +11,7 @@ from typing import Any
 
 from medsyn.engines.base import Engine, Request, Result, error_results
 from medsyn.errors import MedsynError
-from medsyn.models import resolve_model
+from medsyn.models import check_adapter, resolve_model
 
 
 class HFEngine(Engine):
@@ -35,6 +35,8 @@ class HFEngine(Engine):
 
         self.model = str(model)
         path = resolve_model(model)
+        if adapter is not None:
+            check_adapter(adapter, path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = {"auto": torch.bfloat16 if self.device == "cuda" else torch.float32}.get(dtype)
         if torch_dtype is None:

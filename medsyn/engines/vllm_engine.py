@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from medsyn.engines.base import Engine, Request, Result, error_results
-from medsyn.models import cache_dir, resolve_model
+from medsyn.models import cache_dir, check_adapter, resolve_model
 
 
 def has_gpu() -> bool:
@@ -69,6 +69,8 @@ class VLLMEngine(Engine):
         from vllm import LLM
 
         path = resolve_model(model)
+        if adapter is not None:
+            check_adapter(adapter, path)
         args = engine_kwargs(path, adapter=adapter is not None, gpu=gpu, max_model_len=max_model_len)
         args.update(kwargs)
         self.llm: Any = LLM(**args)

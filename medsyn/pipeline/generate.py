@@ -28,7 +28,7 @@ from medsyn.config import option
 from medsyn.engines import ENGINES, SamplingParams
 from medsyn.errors import MedsynError
 from medsyn.kg import open_kg
-from medsyn.models import DEFAULT_MODEL, resolve_model
+from medsyn.models import DEFAULT_MODEL, check_adapter, resolve_model
 from medsyn.notes import load_notes
 from medsyn.pipeline import stages
 from medsyn.quality.scores import COPY_THRESHOLD
@@ -51,6 +51,9 @@ class GenerateConfig(PlanConfig):
         DEFAULT_MODEL, help="model directory, packaged model name, or the served model's name"
     )
     engine: str = option("vllm", help=f"generation engine: {', '.join(ENGINES)}")
+    adapter: str | None = option(
+        None, help="engines hf/vllm: LoRA adapter directory (from `medsyn finetune`)"
+    )
     base_url: str | None = option(None, help="engine openai: base URL of the endpoint (or $OPENAI_BASE_URL)")
     api_key_env: str = option(
         "OPENAI_API_KEY", help="engine openai: environment variable holding the API key"
@@ -95,6 +98,10 @@ def _validate(config: GenerateConfig) -> None:
 
 def prepare(config: GenerateConfig) -> Planner:
     """Read the KG and notes once and build the plan (no Ray needed)."""
+    if config.adapter:
+        if config.engine not in ("hf", "vllm"):
+            raise MedsynError(f"--adapter needs engine hf or vllm, not {config.engine!r}")
+        check_adapter(config.adapter, resolve_model(config.model))
     kg = open_kg(config.kg)
     notes = (
         load_notes(config.notes, text_column=config.text_column, code_column=config.code_column)
@@ -126,7 +133,17 @@ def done_rows(out: Path) -> np.ndarray:
 
 def generation_settings(config: GenerateConfig) -> dict[str, Any]:
     """What a resumed run must share with the run it continues, besides the plan."""
-    keys = ("model", "engine", "temperature", "top_p", "max_tokens", "stop", "form", "copy_threshold")
+    keys = (
+        "model",
+        "adapter",
+        "engine",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "form",
+        "copy_threshold",
+    )
     return {k: getattr(config, k) for k in keys}
 
 
@@ -210,11 +227,11 @@ def _generate_stage(ds: Any, config: GenerateConfig) -> Any:
 
     params = config.sampling()
     gpus = _gpus_per_replica(config)
-    if config.engine == "vllm":
+    if config.engine == "vllm" and not config.adapter:
         return _vllm_processor(config, params, gpus)(ds)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"adapter": config.adapter} if config.adapter else {}
     if config.engine == "hf":
-        kwargs = {"batch_size": config.batch_size}
+        kwargs["batch_size"] = config.batch_size
         if gpus == 0:
             kwargs["threads"] = max(1, (os.cpu_count() or 1) // config.replicas)
     if config.engine == "openai":
@@ -231,7 +248,7 @@ def _generate_stage(ds: Any, config: GenerateConfig) -> Any:
         batch_format="pyarrow",
         compute=ActorPoolStrategy(size=config.replicas),
         num_cpus=0 if config.engine == "openai" else 1,
-        num_gpus=gpus if config.engine == "hf" else 0,
+        num_gpus=gpus if config.engine in ("hf", "vllm") else 0,
     )
 
 
@@ -303,7 +320,7 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
         init_ray(config.ray_address)
         DataContext.get_current().enable_progress_bars = False
         provenance = {
-            "model": config.model,
+            "model": f"{config.model}+{config.adapter}" if config.adapter else config.model,
             "engine": config.engine,
             "temperature": config.temperature,
             "top_p": config.top_p,

@@ -1,0 +1,192 @@
+"""The instruction dataset for fine-tuning, built on Ray Data from real training notes and the MKG.
+
+    medsyn finetune-data --notes train.jsonl --kg runs/kg --out runs/sft      # writes train/ and val/ Parquet
+
+Per note (Ray Data map over the notes): note_from_symptoms and continuation at 1/2, 1/3, 1/4. Per code
+of the notes: symptom-list continuation and MKG questions (symptoms, drugs, diseases sharing symptoms
+within 1..max_hops hops). Optionally generated notes that passed the quality filters (symptom recall,
+no copy). A seeded hash of each sample sends `val_fraction` of samples to the held-out split.
+Pass the training split only: no dev or test note may be given here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from medsyn.config import option
+from medsyn.errors import MedsynError
+from medsyn.finetune.tasks import TASKS, code_tasks, note_tasks, related_codes
+
+SCHEMA = pa.schema(
+    [
+        ("task", pa.string()),
+        ("language", pa.string()),
+        ("instruction", pa.string()),
+        ("input", pa.string()),
+        ("output", pa.string()),
+        ("source", pa.string()),
+        ("code", pa.string()),
+        ("note_id", pa.string()),
+        ("split", pa.string()),
+    ]
+)
+
+
+@dataclass
+class DatasetConfig:
+    notes: Path | None = option(None, help="real training notes (JSONL/CSV/Parquet; the train split only)")
+    kg: str | None = option(None, help="KG: 'demo', a KG directory, or a Neo4j URI (default: demo)")
+    out: Path | None = option(None, help="output directory for the dataset (train/ and val/ Parquet)")
+    overwrite: bool = option(False, help="replace an existing dataset in --out")
+    language: str = option("ru", help="language of instructions and MKG facts: ru or en")
+    tasks: list[str] = option(default_factory=lambda: list(TASKS), help=f"tasks to build: {', '.join(TASKS)}")
+    max_hops: int = option(3, help="kg_related: most hops through shared symptoms")
+    max_related: int = option(20, help="kg_related: most diseases listed per hop")
+    synthetic: list[str] = option(
+        default_factory=list, help="generation run directories whose notes join note_from_symptoms"
+    )
+    min_symptom_recall: float = option(1.0, help="synthetic notes: least symptom recall to be used")
+    val_fraction: float = option(0.05, help="share of samples held out for the validation loss")
+    seed: int = option(0, help="seed of paraphrase choice and the train/val split")
+    text_column: str | None = option(None, help="text column of the notes (default: text, note or symptoms)")
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown:
+            raise MedsynError(f"unknown tasks {unknown}; valid: {', '.join(TASKS)}")
+        if self.language not in ("ru", "en"):
+            raise MedsynError(f"language {self.language!r} is not valid; use ru or en")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise MedsynError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+
+def _split(s: dict[str, Any], fraction: float, seed: int) -> str:
+    # Whole notes go to one split (all their tasks), MKG samples by (task, code, input).
+    key = (
+        f"{seed}\x1fnote\x1f{s['note_id']}"
+        if s["note_id"]
+        else f"{seed}\x1f{s['task']}\x1f{s['code']}\x1f{s['input']}"
+    )
+    value = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    return "val" if value < fraction else "train"
+
+
+class _NoteSamples:
+    """Ray Data map_batches callable: a batch of notes -> their samples (the KG symptoms are passed in)."""
+
+    def __init__(self, symptoms: dict[str, list[str]], config: DatasetConfig) -> None:
+        self.symptoms, self.config = symptoms, config
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        rows: list[dict[str, Any]] = []
+        for note_id, code, text, source in zip(
+            batch["note_id"], batch["code"], batch["text"], batch["source"], strict=True
+        ):
+            samples = note_tasks(
+                str(note_id),
+                str(code),
+                str(text),
+                self.symptoms.get(str(code), []),
+                language=self.config.language,
+                seed=self.config.seed,
+                source=str(source),
+            )
+            rows += [s for s in samples if s["task"] in self.config.tasks]
+        return {name: [r.get(name) for r in rows] for name in SCHEMA.names if name != "split"}
+
+
+def _synthetic_notes(config: DatasetConfig) -> list[dict[str, Any]]:
+    from medsyn.evaluate.synthetic import read_synthetic
+
+    rows = []
+    for path in config.synthetic:
+        for r in read_synthetic(path).to_pylist():
+            recall = r.get("symptom_recall")
+            if r.get("error") or not r.get("text") or recall is None or recall < config.min_symptom_recall:
+                continue
+            rows.append(
+                {"note_id": r["note_id"], "code": r["code"], "text": r["text"], "source": "synthetic"}
+            )
+    return rows
+
+
+def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
+    """Every sample of the dataset with its split (Ray Data for the per-note tasks when `use_ray`)."""
+    from medsyn.kg import open_kg
+    from medsyn.notes import load_notes
+
+    if config.notes is None:
+        raise MedsynError("--notes is required (the real training notes)")
+    notes = load_notes(config.notes, text_column=config.text_column)
+    if notes.num_rows == 0:
+        raise MedsynError(f"notes file {str(config.notes)!r} holds no notes")
+    kg = open_kg(config.kg)
+    lang = config.language
+    codes = sorted({c for c in notes["code"].to_pylist() if kg.has(c)})
+    symptoms = {
+        c: list(dict.fromkeys(e.name for e in kg.symptoms(c, language=lang, include_descendants=True)))
+        for c in codes
+    }
+    rows = [dict(r, source="real") for r in notes.to_pylist()] + _synthetic_notes(config)
+    per_note = [t for t in config.tasks if t in ("note_from_symptoms", "continuation")]
+    samples: list[dict[str, Any]] = []
+    if per_note and rows:
+        mapper = _NoteSamples(symptoms, config)
+        if use_ray:
+            import ray
+
+            ds = ray.data.from_items(rows).map_batches(mapper, batch_size=256, batch_format="numpy")
+            samples += ds.to_pandas().to_dict("records") if ds.count() else []
+        else:
+            out = mapper({k: [r[k] for r in rows] for k in ("note_id", "code", "text", "source")})
+            samples += [dict(zip(out, values, strict=True)) for values in zip(*out.values(), strict=True)]
+    symptom_sets = {c: set(s) for c, s in symptoms.items() if s}
+    for code in codes:
+        title = kg.disease(code).title(lang) or code
+        drugs = list(dict.fromkeys(d.name for d in kg.drugs(code, include_descendants=True)))
+        hops = related_codes(symptom_sets, code, config.max_hops) if "kg_related" in config.tasks else {}
+        related = {
+            h: [f"{c} {kg.disease(c).title(lang) or ''}".strip() for c in cs[: config.max_related]]
+            for h, cs in hops.items()
+        }
+        for s in code_tasks(code, title, symptoms[code], drugs, related, language=lang, seed=config.seed):
+            if s["task"] in config.tasks:
+                samples.append(s)
+    samples.sort(key=lambda s: (s["task"], s["code"] or "", s["note_id"] or "", s["input"]))
+    for s in samples:
+        s["split"] = _split(s, config.val_fraction, config.seed)
+    return pa.Table.from_pylist(samples, schema=SCHEMA)
+
+
+def build_dataset(config: DatasetConfig, *, use_ray: bool = True) -> dict[str, Any]:
+    """Write `out/train/*.parquet` and `out/val/*.parquet` (atomically: a temp dir renamed at the end)."""
+    if config.out is None:
+        raise MedsynError("--out is required")
+    out = Path(config.out)
+    if out.exists() and any(out.iterdir()) and not config.overwrite:
+        raise MedsynError(f"{out} is not empty; pass --overwrite to replace the dataset it holds")
+    table = build_samples(config, use_ray=use_ray)
+    if table.num_rows == 0:
+        raise MedsynError(
+            "the dataset is empty: no note or code produced a sample (check --notes, --kg, --tasks)"
+        )
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for split in ("train", "val"):
+        (tmp / split).mkdir(parents=True)
+        part = table.filter(pa.compute.equal(table["split"], split))
+        pq.write_table(part, tmp / split / "part-00000.parquet")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    counts: dict[str, dict[str, int]] = {}
+    for task, split in zip(table["task"].to_pylist(), table["split"].to_pylist(), strict=True):
+        counts.setdefault(task, {"train": 0, "val": 0})[split] += 1
+    return {"out": str(out), "samples": table.num_rows, "by_task": counts}

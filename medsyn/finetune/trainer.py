@@ -1,0 +1,332 @@
+"""LoRA fine-tuning of the generator on Ray Train (TorchTrainer running a plain PyTorch loop with peft).
+
+    medsyn finetune --dataset runs/sft --base-model smollm2-135m-instruct --out runs/adapter --num-workers 2
+    python jobs/finetune.py --config finetune.yaml          # the same, as a `ray job submit` entrypoint
+
+The loss is on the answer tokens only (the "### Задание / ### Вход / ### Ответ" prompt is masked). Each
+worker reads the dataset and takes every world_size-th sample of a seeded per-epoch order, so a resumed
+run sees the same batches. Every `checkpoint_every` steps rank 0 saves adapter, optimizer, scheduler and
+step to the run's storage; a rerun with the same --out (and storage) resumes from the latest one. The
+adapter lands in OUT/adapter with medsyn_adapter.json (base model, training settings, losses).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from medsyn.config import option
+from medsyn.errors import MedsynError
+
+ADAPTER_META = "medsyn_adapter.json"
+
+
+@dataclass
+class FinetuneConfig:
+    dataset: Path | None = option(None, help="instruction dataset directory (train/ and val/ Parquet)")
+    out: Path | None = option(None, help="run directory: adapter/, merged/ and (default) Ray Train storage")
+    base_model: str = option("smollm2-135m-instruct", help="base model directory or packaged model name")
+    lora_r: int = option(16, help="LoRA rank")
+    lora_alpha: int = option(16, help="LoRA alpha")
+    lora_dropout: float = option(0.05, help="LoRA dropout")
+    target_modules: list[str] = option(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], help="modules that get LoRA"
+    )
+    learning_rate: float = option(2e-5, help="peak learning rate (cosine schedule)")
+    warmup_steps: int = option(0, help="linear warm-up steps")
+    epochs: int = option(3, help="passes over the training samples")
+    max_steps: int = option(0, help="optimizer steps in all (0: from epochs)")
+    batch_size: int = option(8, help="samples per step per worker")
+    max_length: int = option(512, help="tokens kept per sample (prompt + answer)")
+    num_workers: int = option(1, help="Ray Train workers (data-parallel)")
+    use_gpu: bool = option(False, help="one GPU per worker (bf16)")
+    checkpoint_every: int = option(50, help="steps between checkpoints (and validation losses)")
+    storage_path: Path | None = option(
+        None, help="Ray Train storage (default: OUT/ray); shared storage on a cluster"
+    )
+    stop_after: int = option(
+        0, help="end this run after this many steps of it (resume later); 0: run to the end"
+    )
+    merge: bool = option(False, help="also write OUT/merged: the base model with the adapter merged in")
+    seed: int = option(0, help="seed of initialisation and data order")
+
+    def __post_init__(self) -> None:
+        if self.dataset is None or self.out is None:
+            raise MedsynError("--dataset and --out are required")
+        for name in ("lora_r", "lora_alpha", "batch_size", "max_length", "num_workers", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise MedsynError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.epochs < 1 and self.max_steps < 1:
+            raise MedsynError("need --epochs >= 1 or --max-steps >= 1")
+
+
+def _read_split(dataset: Path, split: str) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    path = dataset / split
+    if not path.is_dir():
+        return []
+    return pq.read_table(path).to_pylist()
+
+
+def check_inputs(config: FinetuneConfig) -> tuple[Path, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Resolve the base model, read the dataset and check the target modules, before any Ray work."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from medsyn.models import resolve_model
+
+    model_path = resolve_model(config.base_model)
+    dataset = Path(config.dataset)  # type: ignore[arg-type]
+    if not dataset.is_dir():
+        raise MedsynError(f"dataset {str(dataset)!r} does not exist (build it with `medsyn finetune-data`)")
+    train, val = _read_split(dataset, "train"), _read_split(dataset, "val")
+    if not train:
+        raise MedsynError(
+            f"dataset {str(dataset)!r} has no training samples (expected {dataset}/train/*.parquet)"
+        )
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_path))
+    names = {name.rsplit(".", 1)[-1] for name, _ in skeleton.named_modules()}
+    missing = [m for m in config.target_modules if m not in names]
+    if missing:
+        linear = sorted(
+            {n.rsplit(".", 1)[-1] for n, m in skeleton.named_modules() if isinstance(m, torch.nn.Linear)}
+        )
+        raise MedsynError(
+            f"target modules {missing} are not in {config.base_model}; "
+            f"its linear modules are: {', '.join(linear)}"
+        )
+    return model_path, train, val
+
+
+def _encode(tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> list[tuple[list[int], list[int]]]:
+    """(input_ids, labels) per sample; labels are -100 on the prompt (loss on the answer only)."""
+    from medsyn.finetune.tasks import prompt_text
+
+    out = []
+    for row in rows:
+        prompt, answer = prompt_text(row)
+        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        a = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        ids = (p + a)[:max_length]
+        labels = ([-100] * len(p) + a)[:max_length]
+        if any(x != -100 for x in labels):
+            out.append((ids, labels))
+    return out
+
+
+def _collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, Any]:
+    import torch
+
+    width = max(len(ids) for ids, _ in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, (x, y) in enumerate(batch):
+        ids[i, : len(x)], labels[i, : len(y)], mask[i, : len(x)] = torch.tensor(x), torch.tensor(y), 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def _train_loop(cfg: dict[str, Any]) -> None:
+    """Runs on every Ray Train worker."""
+    import numpy as np
+    import ray.train
+    import ray.train.torch
+    import torch
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
+
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.manual_seed(cfg["seed"])
+    tokenizer = AutoTokenizer.from_pretrained(cfg["model"])
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    dtype = torch.bfloat16 if cfg["use_gpu"] else torch.float32
+    base = AutoModelForCausalLM.from_pretrained(cfg["model"], dtype=dtype)
+    lora = LoraConfig(
+        r=cfg["lora_r"],
+        lora_alpha=cfg["lora_alpha"],
+        lora_dropout=cfg["lora_dropout"],
+        target_modules=cfg["target_modules"],
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(base, lora)
+    train = _encode(tokenizer, cfg["train"], cfg["max_length"])
+    val = _encode(tokenizer, cfg["val"], cfg["max_length"])
+    steps_per_epoch = max(1, len(train) // (cfg["batch_size"] * world))
+    total = cfg["max_steps"] or cfg["epochs"] * steps_per_epoch
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
+    scheduler = get_cosine_schedule_with_warmup(optimizer, cfg["warmup_steps"], total)
+    step = 0
+    checkpoint = ray.train.get_checkpoint()
+    resume_dir = None
+    if checkpoint is not None:
+        resume_dir = checkpoint.to_directory()
+    elif cfg["resume_dir"]:
+        resume_dir = cfg["resume_dir"]
+    if resume_dir:
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(
+            model, load_file(str(Path(resume_dir) / "adapter" / "adapter_model.safetensors"))
+        )
+        optimizer.load_state_dict(torch.load(Path(resume_dir) / "optimizer.pt", weights_only=True))
+        scheduler.load_state_dict(torch.load(Path(resume_dir) / "scheduler.pt", weights_only=True))
+        step = json.loads((Path(resume_dir) / "state.json").read_text())["step"]
+    start_step = step
+    model.to(device)
+    ddp = ray.train.torch.prepare_model(model, move_to_device=False) if world > 1 else model
+
+    def loss_on(batch: list[tuple[list[int], list[int]]]) -> Any:
+        inputs = {k: v.to(device) for k, v in _collate(batch, pad_id).items()}
+        return ddp(**inputs).loss
+
+    def val_loss() -> float | None:
+        if not val:
+            return None
+        model.eval()
+        with torch.no_grad():
+            losses = [
+                float(loss_on(val[i : i + cfg["batch_size"]])) for i in range(0, len(val), cfg["batch_size"])
+            ]
+        model.train()
+        return float(np.mean(losses))
+
+    model.train()
+    window: list[float] = []
+    while step < total:
+        epoch, position = divmod(step, steps_per_epoch)
+        order = np.random.default_rng([cfg["seed"], epoch]).permutation(len(train))
+        mine = order[rank::world]
+        lo = position * cfg["batch_size"]
+        batch = [train[i] for i in mine[lo : lo + cfg["batch_size"]]]
+        loss = loss_on(batch)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        step += 1
+        window.append(float(loss.detach()))
+        stopping = cfg["stop_after"] and step - start_step >= cfg["stop_after"]
+        if step % cfg["checkpoint_every"] == 0 or step == total or stopping:
+            metrics = {
+                "step": step,
+                "train_loss": float(np.mean(window)),
+                "val_loss": val_loss(),
+                "resumed_from": start_step,
+            }
+            window = []
+            with tempfile.TemporaryDirectory() as tmp:
+                saved = None
+                if rank == 0:
+                    model.save_pretrained(str(Path(tmp) / "adapter"))
+                    torch.save(optimizer.state_dict(), Path(tmp) / "optimizer.pt")
+                    torch.save(scheduler.state_dict(), Path(tmp) / "scheduler.pt")
+                    (Path(tmp) / "state.json").write_text(json.dumps({"step": step, "total": total}))
+                    saved = ray.train.Checkpoint.from_directory(tmp)
+                ray.train.report(metrics, checkpoint=saved)
+            if stopping:
+                return
+
+
+def latest_checkpoint(storage: Path, name: str) -> Path | None:
+    """The checkpoint directory with the highest step under storage/name (None if there is none)."""
+    best: tuple[int, Path] | None = None
+    for state in (storage / name).glob("**/state.json"):
+        step = json.loads(state.read_text())["step"]
+        if best is None or step > best[0]:
+            best = (step, state.parent)
+    return best[1] if best else None
+
+
+def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
+    """Train (or resume) and write OUT/adapter; returns the summary (also in medsyn_adapter.json)."""
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from medsyn.pipeline.generate import init_ray
+
+    model_path, train, val = check_inputs(config)
+    out = Path(config.out).resolve()  # type: ignore[arg-type]
+    storage = Path(config.storage_path or out / "ray").resolve()
+    name = "finetune"
+    resume = latest_checkpoint(storage, name)
+    init_ray(None)
+    started = time.time()
+    trainer = TorchTrainer(
+        _train_loop,
+        train_loop_config={
+            "model": str(model_path),
+            "train": train,
+            "val": val,
+            "lora_r": config.lora_r,
+            "lora_alpha": config.lora_alpha,
+            "lora_dropout": config.lora_dropout,
+            "target_modules": config.target_modules,
+            "lr": config.learning_rate,
+            "warmup_steps": config.warmup_steps,
+            "epochs": config.epochs,
+            "max_steps": config.max_steps,
+            "batch_size": config.batch_size,
+            "max_length": config.max_length,
+            "checkpoint_every": config.checkpoint_every,
+            "stop_after": config.stop_after,
+            "use_gpu": config.use_gpu,
+            "seed": config.seed,
+            "resume_dir": str(resume) if resume else None,
+        },
+        scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu),
+        run_config=RunConfig(
+            storage_path=str(storage), name=name, failure_config=FailureConfig(max_failures=0)
+        ),
+    )
+    result = trainer.fit()
+    if result.checkpoint is None:
+        raise MedsynError(f"fine-tuning ended without a checkpoint: {result.error}")
+    history = result.metrics_dataframe.to_dict("records") if result.metrics_dataframe is not None else []
+    if history:  # a resumed run's dataframe also holds the reports of the runs before it
+        history = [h for h in history if h["resumed_from"] == history[-1]["resumed_from"]]
+    last = json.loads((Path(result.checkpoint.path) / "state.json").read_text())
+    adapter = out / "adapter"
+    tmp = out / ".adapter.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(Path(result.checkpoint.path) / "adapter", tmp)
+    summary = {
+        "base_model": config.base_model,
+        "base_model_path": str(model_path),
+        "step": last["step"],
+        "total_steps": last["total"],
+        "complete": last["step"] >= last["total"],
+        "resumed_from": int(history[0]["resumed_from"]) if history else 0,
+        "history": [{k: v for k, v in h.items() if k in ("step", "train_loss", "val_loss")} for h in history],
+        "train_samples": len(train),
+        "val_samples": len(val),
+        "seconds": round(time.time() - started, 1),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+    }
+    (tmp / ADAPTER_META).write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+    shutil.rmtree(adapter, ignore_errors=True)
+    tmp.rename(adapter)
+    if config.merge and summary["complete"]:
+        merge_adapter(adapter, out / "merged")
+    return summary | {"adapter": str(adapter)}
+
+
+def merge_adapter(adapter: Path, out: Path) -> Path:
+    """The base model with the adapter merged in, as a plain model directory (vLLM and hf load it)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    meta = json.loads((adapter / ADAPTER_META).read_text())
+    base = AutoModelForCausalLM.from_pretrained(meta["base_model_path"])
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    merged.save_pretrained(out)
+    AutoTokenizer.from_pretrained(meta["base_model_path"]).save_pretrained(out)
+    return out

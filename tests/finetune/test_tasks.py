@@ -1,0 +1,69 @@
+"""Every instruction task on a small fixture; the expected samples were written by hand."""
+
+from __future__ import annotations
+
+from medsyn.finetune.tasks import code_tasks, note_tasks, prompt_text, related_codes
+
+NOTE = "Боль в горле и насморк третий день, температура 38, слабость."  # 10 words
+KG = ["боль в горле", "насморк", "кашель"]  # the note mentions the first two
+
+
+def test_note_tasks() -> None:
+    samples = note_tasks("n1", "J06", NOTE, KG, language="ru", seed=0)
+    got = [(s["task"], s["input"], s["output"]) for s in samples]
+    assert got == [
+        ("note_from_symptoms", "боль в горле, насморк", NOTE),
+        ("continuation", "Боль в горле и насморк", "третий день, температура 38, слабость."),  # 1/2: 5 words
+        ("continuation", "Боль в горле", "и насморк третий день, температура 38, слабость."),  # 1/3: 3 words
+        ("continuation", "Боль в", "горле и насморк третий день, температура 38, слабость."),  # 1/4: 2 words
+    ]
+    assert all(s["code"] == "J06" and s["note_id"] == "n1" and s["source"] == "real" for s in samples)
+    assert samples[0]["instruction"] in (
+        "Напиши жалобы пациента по списку симптомов.",
+        "Составь запись о жалобах пациента, используя все перечисленные симптомы.",
+        "По симптомам ниже напиши клиническую заметку о жалобах больного.",
+    )
+    # Same seed, same paraphrases; a short note has no continuations; no mentioned symptom, no note task.
+    assert note_tasks("n1", "J06", NOTE, KG, language="ru", seed=0) == samples
+    assert [s["task"] for s in note_tasks("n2", "J06", "Насморк, кашель.", KG, language="ru", seed=0)] == [
+        "note_from_symptoms"
+    ]
+    assert note_tasks("n3", "J06", "Болит колено.", KG, language="ru", seed=0) == []
+
+
+def test_code_tasks() -> None:
+    samples = code_tasks(
+        "J06",
+        "ОРВИ",
+        ["насморк", "кашель", "боль в горле"],
+        ["парацетамол"],
+        {1: ["J02 Фарингит"], 2: ["J20 Бронхит"]},
+        language="ru",
+        seed=0,
+    )
+    got = [(s["task"], s["input"], s["output"]) for s in samples]
+    assert got == [
+        ("symptom_continuation", "насморк", "кашель, боль в горле"),
+        ("kg_symptoms", "", "насморк, кашель, боль в горле"),
+        ("kg_drugs", "", "парацетамол"),
+        ("kg_related", "", "J02 Фарингит"),
+        ("kg_related", "", "J20 Бронхит"),
+    ]
+    assert all("«ОРВИ»" in s["instruction"] for s in samples)
+    assert all(s["source"] == "kg" and s["note_id"] is None for s in samples)
+    assert "2" in samples[-1]["instruction"]  # the hop count is in the question
+
+
+def test_related_codes_by_hops() -> None:
+    # A-B share y, B-C share z; D shares nothing.
+    symptoms = {"A": {"x", "y"}, "B": {"y", "z"}, "C": {"z"}, "D": {"w"}}
+    assert related_codes(symptoms, "A", 3) == {1: ["B"], 2: ["C"]}
+    assert related_codes(symptoms, "A", 1) == {1: ["B"]}
+    assert related_codes(symptoms, "D", 3) == {}
+
+
+def test_prompt_format_is_the_papers() -> None:
+    s = {"language": "ru", "instruction": "Продолжи запись.", "input": "Боль в", "output": "горле."}
+    assert prompt_text(s) == ("### Задание:\nПродолжи запись.\n\n### Вход:\nБоль в\n\n### Ответ:\n", "горле.")
+    en = {"language": "en", "instruction": "List them.", "input": "", "output": "cough"}
+    assert prompt_text(en) == ("### Task:\nList them.\n\n### Answer:\n", "cough")

@@ -1,0 +1,138 @@
+"""LoRA fine-tuning on Ray Train with 2 CPU workers (a tiny model built in code): the loss goes down,
+a stopped run resumes from its saved step, and the adapter changes the output of the hf and vllm
+engines and of the generation job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from medsyn.engines import Request, SamplingParams, make_engine
+from medsyn.errors import MedsynError
+from medsyn.finetune.dataset import DatasetConfig, build_dataset
+from medsyn.finetune.trainer import FinetuneConfig, check_inputs, run_finetune
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.finetune.conftest import TRAIN, write_notes
+
+    root = tmp_path_factory.mktemp("ft")
+    notes = write_notes(TRAIN, root / "train.jsonl")
+    build_dataset(DatasetConfig(notes=notes, kg="demo", out=root / "sft", val_fraction=0.2), use_ray=False)
+    return root / "sft"
+
+
+def _config(dataset: Path, out: Path, model: Path, **kw: Any) -> FinetuneConfig:
+    base: dict[str, Any] = dict(
+        dataset=dataset,
+        out=out,
+        base_model=str(model),
+        learning_rate=3e-2,
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        max_steps=6,
+        batch_size=4,
+        max_length=128,
+        num_workers=2,
+        checkpoint_every=2,
+        lora_r=8,
+        lora_alpha=16,
+    )
+    return FinetuneConfig(**(base | kw))
+
+
+def _fixed_batch_loss(model_path: Path, adapter: Path | None, dataset: Path) -> float:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from medsyn.finetune.trainer import _collate, _encode
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model: Any = AutoModelForCausalLM.from_pretrained(model_path)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+    batch = _encode(tokenizer, pq.read_table(dataset / "train").to_pylist()[:8], 128)
+    with torch.no_grad():
+        return float(model.eval()(**_collate(batch, tokenizer.eos_token_id)).loss)
+
+
+def test_train_stop_resume_and_use_the_adapter(
+    ray_local, dataset: Path, tiny_model: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "ft"
+    first = run_finetune(_config(dataset, out, tiny_model, stop_after=2))
+    assert (first["step"], first["total_steps"], first["complete"], first["resumed_from"]) == (2, 6, False, 0)
+    # The rerun continues from step 2: its first checkpoint is step 4, not 2.
+    second = run_finetune(_config(dataset, out, tiny_model))
+    assert second["resumed_from"] == 2 and second["complete"] and second["step"] == 6
+    assert [h["step"] for h in second["history"]] == [4, 6]
+    assert all(h["val_loss"] is not None for h in second["history"])
+    adapter = Path(second["adapter"])
+    meta = json.loads((adapter / "medsyn_adapter.json").read_text())
+    assert meta["base_model"] == str(tiny_model) and meta["config"]["lora_r"] == 8
+    assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
+
+    # The loss on a fixed batch of training samples goes down.
+    before = _fixed_batch_loss(tiny_model, None, dataset)
+    after = _fixed_batch_loss(tiny_model, adapter, dataset)
+    assert after < before - 0.2, (before, after)
+
+    # The hf engine loads the adapter and its greedy output differs from the base model's.
+    request = [
+        Request("a", prompt="### Задание:\nНапиши жалобы.\n\n### Ответ:\n", params=SamplingParams(0, 1.0, 12))
+    ]
+    with make_engine("hf", str(tiny_model)) as base:
+        base_text = base.generate(request)[0].text
+    with make_engine("hf", str(tiny_model), adapter=adapter) as tuned:
+        tuned_text = tuned.generate(request)[0].text
+    assert tuned_text != base_text
+    # So does vLLM on the CPU, and it agrees with PEFT on the adapted greedy text.
+    with make_engine("vllm", str(tiny_model), adapter=adapter) as vllm:
+        assert vllm.generate(request)[0].text == tuned_text
+
+    # The generation job with --adapter (hf engine on Ray Data): the adapter is in the provenance.
+    from medsyn.pipeline.generate import GenerateConfig, run_generate
+
+    job = GenerateConfig(
+        codes=["J06"],
+        n=2,
+        engine="hf",
+        model=str(tiny_model),
+        adapter=str(adapter),
+        out=tmp_path / "notes",
+        max_tokens=6,
+        temperature=0.0,
+    )
+    assert run_generate(job, progress=False)["notes"] == 2
+    rows = pq.read_table(tmp_path / "notes" / "shards").to_pylist()
+    assert all(r["model"] == f"{tiny_model}+{adapter}" and r["error"] is None for r in rows)
+
+
+def test_bad_input(dataset: Path, tiny_model: Path, default_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(MedsynError, match=r"target modules \['c_attn'\] are not in .*q_proj"):
+        check_inputs(_config(dataset, tmp_path / "x", tiny_model, target_modules=["c_attn"]))
+    with pytest.raises(MedsynError, match="model '/no/such/model' not found"):
+        check_inputs(_config(dataset, tmp_path / "x", Path("/no/such/model")))
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    with pytest.raises(MedsynError, match="has no training samples"):
+        check_inputs(_config(tmp_path / "empty", tmp_path / "x", tiny_model))
+    # An adapter trained on another model is refused by the engines, by name.
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    other = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model), LoraConfig(r=2, target_modules=["q_proj"])
+    )
+    other.save_pretrained(str(tmp_path / "other"))
+    with pytest.raises(MedsynError, match="was trained on .* not on the engine's model"):
+        make_engine("hf", str(default_model), adapter=tmp_path / "other")
+    with pytest.raises(MedsynError, match="not a LoRA adapter directory"):
+        make_engine("hf", str(tiny_model), adapter=tmp_path)
