@@ -49,9 +49,9 @@ def real_kg_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ray_local():  # type: ignore[no-untyped-def]
-    """A real local Ray for one test module (8 logical CPUs, as medsyn's local jobs use)."""
+    """A real local Ray shared by the tests that need one (8 logical CPUs, as medsyn's local jobs use)."""
     import os
 
     import ray

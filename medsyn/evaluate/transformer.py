@@ -12,6 +12,7 @@ Each epoch ends with a checkpoint under `storage/name`; the last one is used to 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ def _train_loop(cfg: dict[str, Any]) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    if not cfg.get("use_gpu"):  # Ray starts workers with OMP_NUM_THREADS=1: share this node's cores
+        local = ray.train.get_context().get_local_world_size()
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
     torch.manual_seed(cfg["seed"])
     labels: list[str] = cfg["labels"]
     tokenizer = AutoTokenizer.from_pretrained(cfg["model"])
@@ -131,6 +135,7 @@ class TransformerClassifier:
                 "batch_size": c.train_batch_size,
                 "max_length": c.max_length,
                 "seed": self.seed,
+                "use_gpu": c.use_gpu,
             },
             scaling_config=ScalingConfig(num_workers=c.num_workers, use_gpu=c.use_gpu),
             run_config=RunConfig(storage_path=str(self.storage), name=self.name),

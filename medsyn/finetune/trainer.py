@@ -13,6 +13,7 @@ adapter lands in OUT/adapter with medsyn_adapter.json (base model, training sett
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -133,18 +134,75 @@ def _collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str,
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+class RayTrainContext:
+    """What the loop needs from Ray Train: rank, world size, device, DDP, checkpoints and reports."""
+
+    def __init__(self) -> None:
+        import ray.train
+        import ray.train.torch
+
+        ctx = ray.train.get_context()
+        self.rank, self.world = ctx.get_world_rank(), ctx.get_world_size()
+        self.local_world = ctx.get_local_world_size()
+        self.device = ray.train.torch.get_device()
+
+    def prepare(self, model: Any) -> Any:
+        import ray.train.torch
+
+        return ray.train.torch.prepare_model(model, move_to_device=False) if self.world > 1 else model
+
+    def checkpoint_dir(self) -> str | None:
+        import ray.train
+
+        checkpoint = ray.train.get_checkpoint()
+        return checkpoint.to_directory() if checkpoint is not None else None
+
+    def report(self, metrics: dict[str, Any], directory: str | None) -> None:
+        import ray.train
+
+        ray.train.report(
+            metrics, checkpoint=ray.train.Checkpoint.from_directory(directory) if directory else None
+        )
+
+
+class LocalContext:
+    """The same loop in this process, without Ray (one worker; the baseline of bench_finetune)."""
+
+    def __init__(self, out: Path) -> None:
+        import torch
+
+        self.rank, self.world, self.local_world = 0, 1, 1
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.out, self.reports = out, []  # type: ignore[var-annotated]
+
+    def prepare(self, model: Any) -> Any:
+        return model
+
+    def checkpoint_dir(self) -> str | None:
+        return None
+
+    def report(self, metrics: dict[str, Any], directory: str | None) -> None:
+        self.reports.append(metrics)
+        if directory:
+            shutil.rmtree(self.out, ignore_errors=True)
+            shutil.copytree(directory, self.out)
+
+
 def _train_loop(cfg: dict[str, Any]) -> None:
     """Runs on every Ray Train worker."""
+    train_loop(cfg, RayTrainContext())
+
+
+def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
+    """The LoRA training loop (one data-parallel worker of `ctx.world`)."""
     import numpy as np
-    import ray.train
-    import ray.train.torch
     import torch
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    device = ray.train.torch.get_device()
+    rank, world, device = ctx.rank, ctx.world, ctx.device
+    if device.type == "cpu":  # Ray starts workers with OMP_NUM_THREADS=1: share this node's cores instead
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.local_world))
     torch.manual_seed(cfg["seed"])
     tokenizer = AutoTokenizer.from_pretrained(cfg["model"])
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -165,12 +223,7 @@ def _train_loop(cfg: dict[str, Any]) -> None:
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
     scheduler = get_cosine_schedule_with_warmup(optimizer, cfg["warmup_steps"], total)
     step = 0
-    checkpoint = ray.train.get_checkpoint()
-    resume_dir = None
-    if checkpoint is not None:
-        resume_dir = checkpoint.to_directory()
-    elif cfg["resume_dir"]:
-        resume_dir = cfg["resume_dir"]
+    resume_dir = ctx.checkpoint_dir() or cfg["resume_dir"]
     if resume_dir:
         from safetensors.torch import load_file
 
@@ -182,10 +235,14 @@ def _train_loop(cfg: dict[str, Any]) -> None:
         step = json.loads((Path(resume_dir) / "state.json").read_text())["step"]
     start_step = step
     model.to(device)
-    ddp = ray.train.torch.prepare_model(model, move_to_device=False) if world > 1 else model
+    ddp = ctx.prepare(model)
+    tokens = 0
 
     def loss_on(batch: list[tuple[list[int], list[int]]]) -> Any:
+        nonlocal tokens
         inputs = {k: v.to(device) for k, v in _collate(batch, pad_id).items()}
+        if model.training:
+            tokens += int(inputs["attention_mask"].sum())
         return ddp(**inputs).loss
 
     def val_loss() -> float | None:
@@ -201,7 +258,9 @@ def _train_loop(cfg: dict[str, Any]) -> None:
 
     model.train()
     window: list[float] = []
+    train_seconds = 0.0
     while step < total:
+        t0 = time.perf_counter()
         epoch, position = divmod(step, steps_per_epoch)
         order = np.random.default_rng([cfg["seed"], epoch]).permutation(len(train))
         mine = order[rank::world]
@@ -214,6 +273,7 @@ def _train_loop(cfg: dict[str, Any]) -> None:
         optimizer.zero_grad()
         step += 1
         window.append(float(loss.detach()))
+        train_seconds += time.perf_counter() - t0
         stopping = cfg["stop_after"] and step - start_step >= cfg["stop_after"]
         if step % cfg["checkpoint_every"] == 0 or step == total or stopping:
             metrics = {
@@ -221,6 +281,8 @@ def _train_loop(cfg: dict[str, Any]) -> None:
                 "train_loss": float(np.mean(window)),
                 "val_loss": val_loss(),
                 "resumed_from": start_step,
+                "tokens": tokens * world,  # this worker's tokens x workers (equal batches per worker)
+                "train_seconds": train_seconds,
             }
             window = []
             with tempfile.TemporaryDirectory() as tmp:
@@ -230,8 +292,8 @@ def _train_loop(cfg: dict[str, Any]) -> None:
                     torch.save(optimizer.state_dict(), Path(tmp) / "optimizer.pt")
                     torch.save(scheduler.state_dict(), Path(tmp) / "scheduler.pt")
                     (Path(tmp) / "state.json").write_text(json.dumps({"step": step, "total": total}))
-                    saved = ray.train.Checkpoint.from_directory(tmp)
-                ray.train.report(metrics, checkpoint=saved)
+                    saved = tmp
+                ctx.report(metrics, saved)
             if stopping:
                 return
 
@@ -305,7 +367,10 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         "total_steps": last["total"],
         "complete": last["step"] >= last["total"],
         "resumed_from": int(history[0]["resumed_from"]) if history else 0,
-        "history": [{k: v for k, v in h.items() if k in ("step", "train_loss", "val_loss")} for h in history],
+        "history": [
+            {k: v for k, v in h.items() if k in ("step", "train_loss", "val_loss", "tokens", "train_seconds")}
+            for h in history
+        ],
         "train_samples": len(train),
         "val_samples": len(val),
         "seconds": round(time.time() - started, 1),
