@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from medsyn.config import resolve
@@ -43,13 +45,15 @@ def llm_config(config: ServeConfig) -> Any:
 
     from medsyn.engines.vllm_engine import cpu_env, engine_kwargs
     from medsyn.models import resolve_model
+    from medsyn.serving.adapters import parse_adapters
 
     path = resolve_model(config.model)
     gpus = _gpus(config)
-    kwargs = engine_kwargs(path, adapter=False, gpu=gpus > 0, max_model_len=config.max_model_len)
+    adapters = parse_adapters(config.adapters, path)
+    kwargs = engine_kwargs(path, adapter=bool(adapters), gpu=gpus > 0, max_model_len=config.max_model_len)
     kwargs.pop("model")
-    if gpus == 0:
-        kwargs["distributed_executor_backend"] = "uni"  # the worker inside the engine process: one spawn less
+    if adapters:
+        kwargs.update(max_lora_rank=config.max_lora_rank, max_loras=min(len(adapters), 4))
     deployment = {
         "autoscaling_config": {
             "min_replicas": config.min_replicas,
@@ -67,6 +71,9 @@ def llm_config(config: ServeConfig) -> Any:
             "placement_group_config": {"bundles": [{"CPU": config.replica_cpus}]},
             "runtime_env": {"env_vars": cpu_env()},
         }
+    extra["callback_config"] = {"callback_class": "medsyn.serving.callbacks.LocalModelCallback"}
+    if adapters:
+        extra["lora_config"] = {"max_num_adapters_per_replica": len(adapters)}
     return LLMConfig(
         model_loading_config={"model_id": config.served_name, "model_source": str(path)},
         engine_kwargs=kwargs,
@@ -75,7 +82,13 @@ def llm_config(config: ServeConfig) -> Any:
     )
 
 
-def build_ingress(config: ServeConfig, llm_deployments: dict[str, Any], *, model_source: str = "") -> Any:
+def build_ingress(
+    config: ServeConfig,
+    llm_deployments: dict[str, Any],
+    *,
+    model_source: str = "",
+    adapters: dict[str, str] | None = None,
+) -> Any:
     """The ingress deployment (auth, limits, /v1/notes) bound to generator deployments or their handles.
 
     Bound to the handles of an app that runs already, it adds a second front door (say, without auth or
@@ -110,14 +123,21 @@ def build_ingress(config: ServeConfig, llm_deployments: dict[str, Any], *, model
         for name in llm_deployments
     }
     deployment: Any = serve.deployment(ingress_cls, name="MedsynIngress", **options)
-    return deployment.bind(llm_deployments=llm_deployments, model_cards=cards, settings=asdict(config))
+    return deployment.bind(
+        llm_deployments=llm_deployments, model_cards=cards, settings=asdict(config), adapters=adapters or {}
+    )
 
 
 def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
     """The whole application: generator replicas (ray.serve.llm LLMServer on vLLM) and the ingress."""
     from ray.serve.llm import build_llm_deployment
 
+    from medsyn.serving.adapters import LocalAdapterLoader, parse_adapters
+
     config = args if isinstance(args, ServeConfig) else resolve(ServeConfig, yaml_values=dict(args or {}))
     llm = llm_config(config)
     source = str(llm.model_loading_config.model_source)
-    return build_ingress(config, {config.served_name: build_llm_deployment(llm)}, model_source=source)
+    adapters = parse_adapters(config.adapters, Path(source))
+    bind = {"model_downloader": partial(LocalAdapterLoader, adapters=adapters)} if adapters else None
+    generator = build_llm_deployment(llm, bind_kwargs=bind)
+    return build_ingress(config, {config.served_name: generator}, model_source=source, adapters=adapters)

@@ -12,6 +12,12 @@ from medsyn.errors import MedsynError
 class ServeConfig:
     model: str = option("smollm2-135m-instruct", help="model directory or packaged model name")
     model_id: str | None = option(None, help="name clients pass as `model` (default: the --model value)")
+    adapters: list[str] = option(
+        default_factory=list,
+        help="LoRA adapters clients select as MODEL_ID:NAME, each NAME=DIR (or DIR: named after it), "
+        "on a path every node sees",
+    )
+    max_lora_rank: int = option(64, help="largest LoRA rank an adapter may have")
     kg: str | None = option(
         None, help="KG for /v1/notes: 'demo', a KG directory, or a Neo4j URI (default: demo)"
     )

@@ -15,7 +15,12 @@ import time
 from typing import Any
 
 from fastapi import HTTPException, Request
-from ray.llm._internal.serve.core.configs.openai_api_models import ChatCompletionRequest, CompletionRequest
+from ray.llm._internal.serve.core.configs.openai_api_models import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    ModelCard,
+    ModelList,
+)
 from ray.serve.llm.ingress import OpenAiIngress
 from starlette.responses import JSONResponse, Response
 
@@ -41,15 +46,55 @@ def _chars(value: Any) -> int:
 
 class MedsynIngress(OpenAiIngress):
     def __init__(
-        self, llm_deployments: Any, model_cards: Any, *, settings: dict[str, Any], **kwargs: Any
+        self,
+        llm_deployments: Any,
+        model_cards: Any,
+        *,
+        settings: dict[str, Any],
+        adapters: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(llm_deployments, model_cards, **kwargs)
+        self.adapters = dict(adapters or {})  # {name: dir}: served as <model id>:<name>
         from medsyn.kg import open_kg
         from medsyn.notes import load_notes
 
         self.settings = ServeConfig(**settings)
         self.kg = open_kg(self.settings.kg)
         self.real_notes = load_notes(self.settings.notes) if self.settings.notes else None
+
+    # -- models and LoRA adapters (<model id>:<adapter name>) ----------------------------------------
+    async def _get_model_id(self, model: str | None) -> str:
+        model_id = await super()._get_model_id(model)
+        base, _, name = model_id.partition(":")
+        if name and name not in self.adapters:
+            raise HTTPException(
+                404,
+                f"model {model_id!r} does not exist: {base!r} has "
+                + (f"the adapters {sorted(self.adapters)}" if self.adapters else "no adapters"),
+            )
+        return model_id
+
+    async def model(self, model_id: str) -> ModelCard | None:
+        base, _, name = model_id.partition(":")
+        card = self._model_cards.get(base)
+        if not name or card is None:
+            return await super().model(model_id)
+        if name not in self.adapters:
+            return None
+        metadata = {**card.metadata, "base_model": base, "adapter": self.adapters[name]}
+        return ModelCard(
+            id=model_id, object="model", owned_by=card.owned_by, permission=[], metadata=metadata
+        )
+
+    async def models(self) -> ModelList:
+        cards = list((await super().models()).data)
+        for base in self._model_cards:
+            for name in self.adapters:
+                card = await self.model(f"{base}:{name}")
+                if card is not None:
+                    cards.append(card)
+        return ModelList(data=cards)
 
     # -- limits -------------------------------------------------------------------------------------
     def _limit_error(self, body: Any, prompt_chars: int) -> JSONResponse | None:

@@ -3,12 +3,14 @@ client and with raw HTTP for malformed requests."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from openai import OpenAI
+from openai import NotFoundError, OpenAI
 
 from medsyn.engines import Request, SamplingParams, make_engine
 from medsyn.kg import open_kg
@@ -36,14 +38,34 @@ def _config(**kw: Any) -> ServeConfig:
 
 
 @pytest.fixture(scope="module")
-def server(ray_local, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def adapter(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random rank-8 LoRA adapter on the served model (random A and B: it changes the output)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(default_model)
+    lora = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    out = tmp_path_factory.mktemp("lora") / "adapter"
+    get_peft_model(model, lora).save_pretrained(str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(ray_local, adapter: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     from ray import serve
 
     from medsyn.cli.serve import start
 
     key_file = tmp_path_factory.mktemp("auth") / "key"
     key_file.write_text(KEY + "\n")
-    url = start(_config(api_key_file=str(key_file)))
+    url = start(_config(api_key_file=str(key_file), adapters=[f"notes={adapter}"]))
+    # A second ingress without a key on the same generator replicas (for test_auth_on_then_off); it
+    # starts while the other tests run.
+    from medsyn.serving.app import build_ingress
+
+    handle = serve.get_deployment_handle(f"LLMServer:{MODEL}", app_name="medsyn")
+    open_app = build_ingress(_config(), {MODEL: handle})
+    serve._run(open_app, name="medsyn-open", route_prefix="/open", _blocking=False)
     yield {"url": url, "client": OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=120)}
     serve.shutdown()
 
@@ -65,7 +87,7 @@ def _error(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def test_models_and_completions(server: dict[str, Any]) -> None:
     client = server["client"]
-    assert [m.id for m in client.models.list().data] == [MODEL]
+    assert [m.id for m in client.models.list().data] == [MODEL, f"{MODEL}:notes"]
     r = client.completions.create(model=MODEL, prompt="The patient complains of", max_tokens=8, temperature=0)
     assert r.choices[0].text and r.usage.completion_tokens <= 8 and r.usage.prompt_tokens > 0
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
@@ -107,6 +129,24 @@ def test_chat_n_stop_and_seed(server: dict[str, Any]) -> None:
         for s in (7, 7, 8)
     ]
     assert sample[0] == sample[1] != sample[2]
+
+
+def test_lora_adapter_selected_per_request(
+    server: dict[str, Any], adapter: Path, default_model: Path
+) -> None:
+    client, prompt = server["client"], "The patient complains of"
+    base = client.completions.create(model=MODEL, prompt=prompt, max_tokens=8, temperature=0)
+    tuned = client.completions.create(model=f"{MODEL}:notes", prompt=prompt, max_tokens=8, temperature=0)
+    assert tuned.model == f"{MODEL}:notes" and tuned.choices[0].text != base.choices[0].text
+    # The served adapter gives PEFT's greedy output.
+    with make_engine("hf", str(default_model), adapter=adapter) as hf:
+        expected = hf.generate([Request("a", prompt=prompt, params=SamplingParams(0, 1.0, 8))])[0].text
+    assert tuned.choices[0].text.strip() == expected
+    # The base model still answers as before on the same replica; an unknown adapter is a 404.
+    again = client.completions.create(model=MODEL, prompt=prompt, max_tokens=8, temperature=0)
+    assert again.choices[0].text == base.choices[0].text
+    with pytest.raises(NotFoundError, match="nope"):
+        client.completions.create(model=f"{MODEL}:nope", prompt=prompt, max_tokens=4)
 
 
 def test_notes_are_grounded_on_the_kg(server: dict[str, Any]) -> None:
@@ -178,17 +218,15 @@ def test_bad_input_gets_the_right_4xx(server: dict[str, Any]) -> None:
 def test_auth_on_then_off(server: dict[str, Any]) -> None:
     from ray import serve
 
-    from medsyn.serving.app import build_ingress
-
     for path, body in [("/completions", {"model": MODEL, "prompt": "x"}), ("/notes", {"codes": ["J06"]})]:
         assert _error(_post(server, path, body, key=None), 401)["code"] == "invalid_api_key"
         assert _error(_post(server, path, body, key="wrong"), 401)["type"] == "authentication_error"
     assert httpx.get(server["url"] + "/models", timeout=30).status_code == 401
-    # A second ingress without a key, on the same generator replicas: requests need none.
-    handle = serve.get_deployment_handle(f"LLMServer:{MODEL}", app_name="medsyn")
-    serve.run(
-        build_ingress(_config(), {MODEL: handle}), name="medsyn-open", route_prefix="/open", blocking=False
-    )
+    # The second ingress, without a key, on the same generator replicas: requests need none.
+    deadline = time.time() + 180
+    while serve.status().applications["medsyn-open"].status != "RUNNING":
+        assert time.time() < deadline, serve.status().applications["medsyn-open"]
+        time.sleep(1)
     open_url = server["url"].replace("/v1", "/open/v1")
     r = httpx.post(
         open_url + "/completions", json={"model": MODEL, "prompt": "Cough", "max_tokens": 4}, timeout=120
