@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,12 @@ ADAPTER_META = "medsyn_adapter.json"
 @dataclass
 class FinetuneConfig:
     dataset: Path | None = option(None, help="instruction dataset directory (train/ and val/ Parquet)")
+    notes: Path | None = option(
+        None, help="instead of --dataset: real training notes; the dataset is built into OUT/dataset first"
+    )
+    kg: str | None = option(
+        None, help="with --notes: KG of the MKG tasks ('demo', a KG directory, a Neo4j URI)"
+    )
     out: Path | None = option(None, help="run directory: adapter/, merged/ and (default) Ray Train storage")
     base_model: str = option("smollm2-135m-instruct", help="base model directory or packaged model name")
     lora_r: int = option(16, help="LoRA rank")
@@ -57,8 +63,10 @@ class FinetuneConfig:
     seed: int = option(0, help="seed of initialisation and data order")
 
     def __post_init__(self) -> None:
-        if self.dataset is None or self.out is None:
-            raise MedsynError("--dataset and --out are required")
+        if self.out is None:
+            raise MedsynError("--out is required")
+        if (self.dataset is None) == (self.notes is None):
+            raise MedsynError("give one of --dataset (built by `medsyn finetune-data`) or --notes")
         for name in ("lora_r", "lora_alpha", "batch_size", "max_length", "num_workers", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise MedsynError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -291,7 +299,11 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
                     model.save_pretrained(str(Path(tmp) / "adapter"))
                     torch.save(optimizer.state_dict(), Path(tmp) / "optimizer.pt")
                     torch.save(scheduler.state_dict(), Path(tmp) / "scheduler.pt")
-                    (Path(tmp) / "state.json").write_text(json.dumps({"step": step, "total": total}))
+                    files = {
+                        str(f.relative_to(tmp)): f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()
+                    }
+                    state = {"step": step, "total": total, "files": files}
+                    (Path(tmp) / "state.json").write_text(json.dumps(state))
                     saved = tmp
                 ctx.report(metrics, saved)
             if stopping:
@@ -299,13 +311,34 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
 
 
 def latest_checkpoint(storage: Path, name: str) -> Path | None:
-    """The checkpoint directory with the highest step under storage/name (None if there is none)."""
+    """The complete checkpoint directory with the highest step under storage/name (None if there is
+    none). A checkpoint cut short by a crash (a file missing or shorter than state.json lists) is skipped."""
     best: tuple[int, Path] | None = None
     for state in (storage / name).glob("**/state.json"):
-        step = json.loads(state.read_text())["step"]
-        if best is None or step > best[0]:
+        try:
+            meta = json.loads(state.read_text())
+        except ValueError:
+            continue
+        step, files = meta["step"], meta.get("files", {})
+        complete = all(
+            (state.parent / f).is_file() and (state.parent / f).stat().st_size == size
+            for f, size in files.items()
+        )
+        if complete and (best is None or step > best[0]):
             best = (step, state.parent)
     return best[1] if best else None
+
+
+def _build_dataset(config: FinetuneConfig) -> Path:
+    """--notes: the instruction dataset in OUT/dataset (built once; a rerun that resumes reuses it)."""
+    from medsyn.finetune.dataset import DatasetConfig, build_dataset
+    from medsyn.pipeline.generate import init_ray
+
+    dataset = Path(config.out) / "dataset"  # type: ignore[arg-type]
+    if not (dataset / "train").is_dir():
+        init_ray(None)
+        build_dataset(DatasetConfig(notes=config.notes, kg=config.kg, out=dataset, overwrite=True))
+    return dataset
 
 
 def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
@@ -315,6 +348,8 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
 
     from medsyn.pipeline.generate import init_ray
 
+    if config.dataset is None:
+        config = replace(config, dataset=_build_dataset(config))
     model_path, train, val = check_inputs(config)
     out = Path(config.out).resolve()  # type: ignore[arg-type]
     storage = Path(config.storage_path or out / "ray").resolve()

@@ -1,6 +1,6 @@
 """LoRA fine-tuning on Ray Train with 2 CPU workers (a tiny model built in code): the loss goes down,
-a stopped run resumes from its saved step, and the adapter changes the output of the hf and vllm
-engines and of the generation job."""
+a killed run resumes from its saved step, the adapter changes the output of the hf and vllm engines
+(which agree) and of the generation job, and the merged export gives the adapted output too."""
 
 from __future__ import annotations
 
@@ -14,9 +14,17 @@ import pytest
 from medsyn.engines import Request, SamplingParams, make_engine
 from medsyn.errors import MedsynError
 from medsyn.finetune.dataset import DatasetConfig, build_dataset
-from medsyn.finetune.trainer import FinetuneConfig, check_inputs, run_finetune
+from medsyn.finetune.trainer import (
+    FinetuneConfig,
+    check_inputs,
+    latest_checkpoint,
+    merge_adapter,
+    run_finetune,
+)
+from tests.kill import kill_job_when
 
 pytestmark = pytest.mark.integration
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +43,8 @@ def _config(dataset: Path, out: Path, model: Path, **kw: Any) -> FinetuneConfig:
         out=out,
         base_model=str(model),
         learning_rate=3e-2,
-        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-        max_steps=6,
+        target_modules=TARGETS,
+        max_steps=10,
         batch_size=4,
         max_length=128,
         num_workers=2,
@@ -64,16 +72,30 @@ def _fixed_batch_loss(model_path: Path, adapter: Path | None, dataset: Path) -> 
         return float(model.eval()(**_collate(batch, tokenizer.eos_token_id)).loss)
 
 
-def test_train_stop_resume_and_use_the_adapter(
+def _kill_after_first_checkpoint(dataset: Path, out: Path, model: Path) -> None:
+    """Start `jobs/finetune.py` as a driver of the test's Ray cluster and SIGKILL it as soon as a
+    checkpoint is in storage (Ray then ends the run's controller and workers with it)."""
+    args = [
+        "--dataset", str(dataset), "--out", str(out), "--base-model", str(model), "--learning-rate", "3e-2",
+        "--target-modules", ",".join(TARGETS), "--max-steps", "10", "--batch-size", "4", "--max-length",
+        "128", "--num-workers", "2", "--checkpoint-every", "2", "--lora-r", "8", "--lora-alpha", "16",
+    ]  # fmt: skip
+    kill_job_when("finetune.py", args, lambda: latest_checkpoint(out / "ray", "finetune") is not None)
+
+
+def test_train_kill_resume_and_use_the_adapter(
     ray_local, dataset: Path, tiny_model: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "ft"
-    first = run_finetune(_config(dataset, out, tiny_model, stop_after=2))
-    assert (first["step"], first["total_steps"], first["complete"], first["resumed_from"]) == (2, 6, False, 0)
-    # The rerun continues from step 2: its first checkpoint is step 4, not 2.
+    _kill_after_first_checkpoint(dataset, out, tiny_model)
+    saved = latest_checkpoint(out / "ray", "finetune")
+    assert saved is not None and not (out / "adapter").exists()
+    killed_at = json.loads((saved / "state.json").read_text())["step"]
+    assert killed_at in range(2, 10, 2), killed_at
+    # The rerun continues from the killed run's last checkpoint, not from zero.
     second = run_finetune(_config(dataset, out, tiny_model))
-    assert second["resumed_from"] == 2 and second["complete"] and second["step"] == 6
-    assert [h["step"] for h in second["history"]] == [4, 6]
+    assert second["resumed_from"] == killed_at and second["complete"] and second["step"] == 10
+    assert [h["step"] for h in second["history"]] == list(range(killed_at + 2, 11, 2))
     assert all(h["val_loss"] is not None for h in second["history"])
     adapter = Path(second["adapter"])
     meta = json.loads((adapter / "medsyn_adapter.json").read_text())
@@ -94,26 +116,36 @@ def test_train_stop_resume_and_use_the_adapter(
     with make_engine("hf", str(tiny_model), adapter=adapter) as tuned:
         tuned_text = tuned.generate(request)[0].text
     assert tuned_text != base_text
+    # The merged export is a plain model directory with the adapted output.
+    with make_engine("hf", str(merge_adapter(adapter, tmp_path / "merged"))) as merged:
+        assert merged.generate(request)[0].text == tuned_text
     # So does vLLM on the CPU, and it agrees with PEFT on the adapted greedy text.
     with make_engine("vllm", str(tiny_model), adapter=adapter) as vllm:
         assert vllm.generate(request)[0].text == tuned_text
 
-    # The generation job with --adapter (hf engine on Ray Data): the adapter is in the provenance.
+    # The generation job with --adapter (hf engine on Ray Data): the adapter is in the provenance, and
+    # the notes are the adapted model's.
     from medsyn.pipeline.generate import GenerateConfig, run_generate
 
     job = GenerateConfig(
         codes=["J06"],
         n=2,
         engine="hf",
+        form="completion",
         model=str(tiny_model),
         adapter=str(adapter),
         out=tmp_path / "notes",
         max_tokens=6,
         temperature=0.0,
+        batch_size=1,  # no padding: greedy texts comparable one to one
     )
     assert run_generate(job, progress=False)["notes"] == 2
     rows = pq.read_table(tmp_path / "notes" / "shards").to_pylist()
     assert all(r["model"] == f"{tiny_model}+{adapter}" and r["error"] is None for r in rows)
+    with make_engine("hf", str(tiny_model), adapter=adapter) as tuned:
+        for row in rows:
+            request = [Request("a", prompt=row["prompt"], params=SamplingParams(0, 1.0, 6))]
+            assert tuned.generate(request)[0].text == row["text"]
 
 
 def test_bad_input(dataset: Path, tiny_model: Path, default_model: Path, tmp_path: Path) -> None:
