@@ -79,9 +79,12 @@ def _convert_packaged(name: str) -> Path:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        try:
+            tmp.rename(out)
+        except OSError:
+            if not out.is_dir():
+                raise
+            shutil.rmtree(tmp)  # another process converted it meanwhile (complete: renamed into place)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

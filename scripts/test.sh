@@ -15,4 +15,4 @@ password=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(12))')
 eval "$(.venv/bin/python scripts/neo4j/server.py start --dir "$neo4j_dir" --password "$password")"
 echo "Neo4j for the tests at $NEO4J_URI"
 
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"

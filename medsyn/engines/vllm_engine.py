@@ -7,6 +7,7 @@ binding, a writable cache); they are also what Ray workers get in their runtime 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,14 @@ def has_gpu() -> bool:
     import torch
 
     return bool(torch.cuda.is_available())
+
+
+def _in_ray_actor() -> bool:
+    if "ray" not in sys.modules:
+        return False
+    import ray
+
+    return bool(ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None)
 
 
 def cpu_env() -> dict[str, str]:
@@ -64,8 +73,10 @@ class VLLMEngine(Engine):
         gpu = has_gpu()
         if not gpu:
             os.environ.update(cpu_env())
-            # One process: the offline engine then starts in about a third of the time on the CPU.
-            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+            if not _in_ray_actor():
+                # One process: the offline engine then starts in about a third of the time on the CPU. In a
+                # Ray actor (OMP_NUM_THREADS=1) only vLLM's own worker process gets every core for OpenMP.
+                os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
 
         path = resolve_model(model)

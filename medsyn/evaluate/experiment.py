@@ -203,7 +203,20 @@ def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, 
     upsample = config.section(UpsampleConfig)
     plans = {seed: training_sets(train, kept, upsample, seed=seed) for seed in seeds}
     oot_codes = plans[seeds[0]].oot_codes
-    jobs = [(s, seed) for seed in seeds for s in plans[seed].sets]
+    # A configuration whose training set has fewer than 2 codes (say `synthetic` after the filters
+    # removed every note) cannot train a classifier: it is reported as skipped, with the reason.
+    skipped: dict[str, Any] = {}
+    for s in plans[seeds[0]].sets:
+        if len(set(s.codes)) < 2:
+            skipped[s.name] = {
+                "reason": f"its training set has {len(s)} notes of {len(set(s.codes))} codes (a classifier "
+                "needs at least 2 codes)",
+                "n_train": len(s),
+                "n_train_by_source": s.by_source(),
+            }
+    if "real" in skipped:
+        raise MedsynError(f"--train cannot train a classifier: {skipped['real']['reason']}")
+    jobs = [(s, seed) for seed in seeds for s in plans[seed].sets if s.name not in skipped]
     test_texts, test_codes = test["text"].to_pylist(), test["code"].to_pylist()
     ranks = _run_fits(jobs, test_texts, test_codes, config)
     _write_parquet(
@@ -234,6 +247,7 @@ def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, 
         "oot_codes": oot_codes,
         "rare_below": plans[seeds[0]].rare_below,
         "configs": _aggregate(jobs, ranks, test_codes, oot_codes, config),
+        "skipped_configs": skipped,
         "filters": filters,
         "privacy": privacy,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},

@@ -70,6 +70,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"{100 * d1['delta']:+.2f} {_ci(d1['ci'])} | {100 * d3['delta']:+.2f} {_ci(d3['ci'])} | "
             f"{_pct(c['oot']['hit@3'])} |"
         )
+    for name, c in report.get("skipped_configs", {}).items():
+        lines.append(f"| {name} | {c['n_train']} | skipped: {c['reason']} | | | | | | |")
     best = best_mixed(report)
     lines += ["", "## Verdict", ""]
     if best:

@@ -267,6 +267,9 @@ def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float)
         concurrency=config.replicas,
         should_continue_on_error=True,
         chat_template_stage=config.form == "chat",
+        # vLLM tokenizes prompts and detokenizes outputs itself: two actors fewer to start and feed.
+        tokenize_stage=False,
+        detokenize_stage=False,
         runtime_env={"env_vars": cpu_env()} if gpus == 0 else None,
         placement_group_config={"bundles": [{"CPU": 1}]} if gpus == 0 else None,
     )

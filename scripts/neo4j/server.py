@@ -130,14 +130,14 @@ def start(run: Path, port: int | None = None, password: str = "medsyn-neo4j") ->
     return {"NEO4J_URI": uri, "NEO4J_USER": "neo4j", "NEO4J_PASSWORD": password}
 
 
-def stop(run: Path, timeout: float = 60.0) -> None:
-    """Stop the server started in `run` by its PID (SIGTERM, then SIGKILL)."""
+def stop(run: Path, timeout: float = 60.0, *, kill: bool = False) -> None:
+    """Stop the server started in `run` by its PID (SIGTERM, then SIGKILL; `kill`: SIGKILL at once)."""
     pid_file = run / "server.pid"
     if not pid_file.is_file():
         return
     pid = int(pid_file.read_text())
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if _reaped(pid):

@@ -120,3 +120,26 @@ def test_whole_experiment_on_a_rumedtop3_sample(sample) -> None:  # type: ignore
     twin = next(r for r in privacy if r["note_id"] == sample["twin"])
     assert twin["nearest_real_ngram"] != "MARKER" and twin["ngram_similarity"] < 1.0
     assert "MARKER" not in {r["nearest_real_embedding"] for r in privacy}
+
+    # Filters that remove every synthetic note: `synthetic` alone cannot train and is reported as
+    # skipped, with its reason; the other configurations still run.
+    empty = run_evaluate(
+        EvaluateConfig(
+            train=sample["train"],
+            test=sample["test"],
+            synthetic=[str(sample["root"] / "synthetic")],
+            out=sample["root"] / "report-empty",
+            configs=["real", "synthetic", "real+synthetic"],
+            min_symptom_recall=1.01,
+            seeds=1,
+            bootstrap=50,
+            use_ray=False,
+        )
+    )
+    assert empty["filters"]["synthetic"]["kept"] == 0
+    assert list(empty["configs"]) == ["real", "real+synthetic"]
+    assert empty["configs"]["real+synthetic"]["n_train"] == n_real
+    assert empty["skipped_configs"]["synthetic"]["n_train"] == 0
+    assert (
+        "skipped: its training set has 0 notes" in (sample["root"] / "report-empty" / "report.md").read_text()
+    )

@@ -126,7 +126,7 @@ def test_server_down_and_wrong_credentials(settings: Neo4jSettings) -> None:
 def test_restart_mid_load_converges_and_empty_database_is_explained(
     neo4j_server_helper, real_kg_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    """A private server: empty at first (no schema), then restarted in the middle of a load."""
+    """A private server: empty at first (no schema), then killed and restarted in the middle of a load."""
     run = Path(tempfile.mkdtemp(prefix="neo4j-r-", dir="/tmp"))
     env = neo4j_server_helper.start(run, password="restart-pw")
     port = int(env["NEO4J_URI"].rsplit(":", 1)[1])
@@ -150,7 +150,7 @@ def test_restart_mid_load_converges_and_empty_database_is_explained(
         deadline = time.time() + 120
         while time.time() < deadline and _graph_counts(settings)["HAS_SYMPTOM"] == 0:
             time.sleep(0.5)
-        neo4j_server_helper.stop(run)
+        neo4j_server_helper.stop(run, kill=True)  # a crash mid-load
         loader.join(timeout=120)
         assert errors, "the load should have been cut off by the restart"
         neo4j_server_helper.start(run, port=port, password="restart-pw")
@@ -165,4 +165,4 @@ def test_restart_mid_load_converges_and_empty_database_is_explained(
         for name, table in fetch(settings).sorted().items():
             assert table.equals(getattr(tables.sorted(), name)), name
     finally:
-        neo4j_server_helper.stop(run)
+        neo4j_server_helper.stop(run, kill=True)

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,9 +13,9 @@ import pytest
 from medsyn.errors import MedsynError
 from medsyn.pipeline.generate import GenerateConfig, prepare, run_generate
 from tests.fake_openai import FakeOpenAI
+from tests.kill import kill_job_when
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 
 NOTES = [
     {"idx": "t1", "code": "J06", "symptoms": "Насморк, боль в горле, температура 37.5 второй день."},
@@ -128,23 +123,7 @@ def test_resume_after_the_job_is_killed(ray_local, notes_file: Path, tmp_path: P
             "--request-concurrency", "1", "--batch-size", "4", "--shard-rows", "4", "--seed", "3",
             "--temperature", "0", "--max-tokens", "8",
         ]  # fmt: skip
-        # A short, private Ray temp dir (AF_UNIX socket paths are limited to 107 characters).
-        env = {**os.environ, "RAY_TMPDIR": tempfile.mkdtemp(prefix="ray", dir="/tmp"), "RAY_ADDRESS": ""}
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "jobs" / "generate.py"), *args],
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.time() + 180
-            while time.time() < deadline and len(list((out / "shards").glob("part-*.parquet"))) < 2:
-                assert proc.poll() is None, "the job ended before it could be killed"
-                time.sleep(0.2)
-        finally:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        kill_job_when("generate.py", args, lambda: len(list((out / "shards").glob("part-*.parquet"))) >= 2)
         time.sleep(2)  # requests the killed job had already sent are still answered: let them land
         before = len(pq.read_table(out / "shards").column("row"))
         assert 0 < before < 40, before
