@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from medsyn.config import resolve
@@ -39,17 +38,15 @@ def _gpus(config: ServeConfig) -> float:
     return 1.0 if has_gpu() else 0.0
 
 
-def llm_config(config: ServeConfig) -> Any:
-    """The ray.serve.llm LLMConfig of the generator replicas."""
+def llm_config(config: ServeConfig, adapters: dict[str, str]) -> Any:
+    """The ray.serve.llm LLMConfig of the generator replicas (`adapters`: parse_adapters' {name: dir})."""
     from ray.serve.llm import LLMConfig
 
     from medsyn.engines.vllm_engine import cpu_env, engine_kwargs
     from medsyn.models import resolve_model
-    from medsyn.serving.adapters import parse_adapters
 
     path = resolve_model(config.model)
     gpus = _gpus(config)
-    adapters = parse_adapters(config.adapters, path)
     kwargs = engine_kwargs(path, adapter=bool(adapters), gpu=gpus > 0, max_model_len=config.max_model_len)
     kwargs.pop("model")
     if adapters:
@@ -135,9 +132,11 @@ def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
     from medsyn.serving.adapters import LocalAdapterLoader, parse_adapters
 
     config = args if isinstance(args, ServeConfig) else resolve(ServeConfig, yaml_values=dict(args or {}))
-    llm = llm_config(config)
+    from medsyn.models import resolve_model
+
+    adapters = parse_adapters(config.adapters, resolve_model(config.model))
+    llm = llm_config(config, adapters)
     source = str(llm.model_loading_config.model_source)
-    adapters = parse_adapters(config.adapters, Path(source))
     bind = {"model_downloader": partial(LocalAdapterLoader, adapters=adapters)} if adapters else None
     generator = build_llm_deployment(llm, bind_kwargs=bind)
     return build_ingress(config, {config.served_name: generator}, model_source=source, adapters=adapters)
