@@ -28,4 +28,11 @@ if [ -d "$wheels" ]; then links=(--find-links "$wheels"); fi
 if [ "$extra" != gpu ]; then
   .venv/bin/uv pip uninstall -q --python .venv/bin/python torchvision torchaudio torchcodec 2>/dev/null || true
 fi
+# Compile the installed packages to bytecode once (uv leaves it to the first import, and where
+# PYTHONDONTWRITEBYTECODE is set that means every import): every process that imports torch, vLLM and
+# transformers (Ray workers, vLLM's engine and worker processes) then starts in half the time on
+# 2 cores. Up-to-date files are skipped; a few packages ship sources for other Python versions, which
+# do not compile and are never imported, hence `|| true`.
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+.venv/bin/python -m compileall -q -j 0 "$site" >/dev/null || true
 echo "medsyn installed in .venv ($extra): $(.venv/bin/medsyn --version)"
