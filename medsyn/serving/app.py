@@ -1,6 +1,7 @@
 """Build medsyn's Ray Serve application: vLLM generator replicas behind the OpenAI-compatible ingress.
 
     medsyn serve --model smollm2-135m-instruct --kg demo              # local Ray, http://127.0.0.1:8000/v1
+    medsyn serve --engine hf --model DIR                              # transformers replicas instead
     serve run serve/config.yaml                                       # or `serve deploy` on a cluster
     serve run medsyn.serving.app:build_app model=/models/llama kg=bolt://neo4j:7687
 
@@ -47,10 +48,13 @@ def llm_config(config: ServeConfig, adapters: dict[str, str]) -> Any:
 
     path = resolve_model(config.model)
     gpus = _gpus(config)
-    kwargs = engine_kwargs(path, adapter=bool(adapters), gpu=gpus > 0, max_model_len=config.max_model_len)
-    kwargs.pop("model")
-    if adapters:
-        kwargs.update(max_lora_rank=config.max_lora_rank, max_loras=min(len(adapters), 4))
+    if config.engine == "hf":
+        kwargs: dict[str, Any] = {"max_model_len": config.max_model_len}
+    else:
+        kwargs = engine_kwargs(path, adapter=bool(adapters), gpu=gpus > 0, max_model_len=config.max_model_len)
+        kwargs.pop("model")
+        if adapters:
+            kwargs.update(max_lora_rank=config.max_lora_rank, max_loras=min(len(adapters), 4))
     deployment = {
         "autoscaling_config": {
             "min_replicas": config.min_replicas,
@@ -126,7 +130,8 @@ def build_ingress(
 
 
 def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
-    """The whole application: generator replicas (ray.serve.llm LLMServer on vLLM) and the ingress."""
+    """The whole application: generator replicas (ray.serve.llm LLMServer on vLLM, or on transformers
+    with `engine: hf`) and the ingress."""
     from ray.serve.llm import build_llm_deployment
 
     from medsyn.serving.adapters import LocalAdapterLoader, parse_adapters
@@ -137,6 +142,12 @@ def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
     adapters = parse_adapters(config.adapters, resolve_model(config.model))
     llm = llm_config(config, adapters)
     source = str(llm.model_loading_config.model_source)
-    bind = {"model_downloader": partial(LocalAdapterLoader, adapters=adapters)} if adapters else None
+    bind: dict[str, Any] = (
+        {"model_downloader": partial(LocalAdapterLoader, adapters=adapters)} if adapters else {}
+    )
+    if config.engine == "hf":
+        from medsyn.serving.hf_engine import TransformersEngine
+
+        bind["engine_cls"] = TransformersEngine
     generator = build_llm_deployment(llm, bind_kwargs=bind)
     return build_ingress(config, {config.served_name: generator}, model_source=source, adapters=adapters)

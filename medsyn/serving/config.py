@@ -7,10 +7,16 @@ from dataclasses import dataclass
 from medsyn.config import option
 from medsyn.errors import MedsynError
 
+ENGINES = ("vllm", "hf")
+
 
 @dataclass
 class ServeConfig:
     model: str = option("smollm2-135m-instruct", help="model directory or packaged model name")
+    engine: str = option(
+        "vllm",
+        help="generator replicas: vllm, or hf (transformers: the fallback where vLLM cannot run the model)",
+    )
     model_id: str | None = option(None, help="name clients pass as `model` (default: the --model value)")
     adapters: list[str] = option(
         default_factory=list,
@@ -23,7 +29,7 @@ class ServeConfig:
     )
     notes: str | None = option(None, help="real notes (train split) /v1/notes may take example notes from")
     language: str = option("ru", help="/v1/notes: default language of symptoms and templates (ru or en)")
-    max_model_len: int = option(2048, help="context length of the vLLM engine")
+    max_model_len: int = option(2048, help="context length of the generator (prompt + max_tokens)")
     max_tokens_limit: int = option(1024, help="largest max_tokens a request may ask for")
     default_max_tokens: int = option(256, help="max_tokens when a request gives none")
     max_prompt_chars: int = option(16000, help="longest prompt (characters, all messages together)")
@@ -51,6 +57,8 @@ class ServeConfig:
     )
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise MedsynError(f"engine {self.engine!r} is not valid; use one of {', '.join(ENGINES)}")
         if self.language not in ("ru", "en"):
             raise MedsynError(f"language {self.language!r} is not valid; use ru or en")
         if not 1 <= self.default_max_tokens <= self.max_tokens_limit:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from openai import NotFoundError, OpenAI
+from openai import BadRequestError, NotFoundError, OpenAI
 
 from medsyn.engines import Request, SamplingParams, make_engine
 from medsyn.kg import open_kg
@@ -38,19 +38,6 @@ def _config(**kw: Any) -> ServeConfig:
 
 
 @pytest.fixture(scope="module")
-def adapter(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random rank-8 LoRA adapter on the served model (random A and B: it changes the output)."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(default_model)
-    lora = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    out = tmp_path_factory.mktemp("lora") / "adapter"
-    get_peft_model(model, lora).save_pretrained(str(out))
-    return out
-
-
-@pytest.fixture(scope="module")
 def server(ray_local, adapter: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     from ray import serve
 
@@ -66,8 +53,22 @@ def server(ray_local, adapter: Path, tmp_path_factory: pytest.TempPathFactory) -
     handle = serve.get_deployment_handle(f"LLMServer:{MODEL}", app_name="medsyn")
     open_app = build_ingress(_config(), {MODEL: handle})
     serve._run(open_app, name="medsyn-open", route_prefix="/open", _blocking=False)
+    # The same app on transformers replicas (the fallback engine), also started in the background.
+    from medsyn.serving.app import build_app
+
+    hf_app = build_app(_config(engine="hf", adapters=[f"notes={adapter}"]))
+    serve._run(hf_app, name="medsyn-hf", route_prefix="/hf", _blocking=False)
     yield {"url": url, "client": OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=120)}
     serve.shutdown()
+
+
+def _wait_running(app: str, timeout_s: float = 300) -> None:
+    from ray import serve
+
+    deadline = time.time() + timeout_s
+    while serve.status().applications[app].status != "RUNNING":
+        assert time.time() < deadline, serve.status().applications[app]
+        time.sleep(1)
 
 
 def _post(server: dict[str, Any], path: str, body: Any, *, key: str | None = KEY) -> httpx.Response:
@@ -216,17 +217,12 @@ def test_bad_input_gets_the_right_4xx(server: dict[str, Any]) -> None:
 
 
 def test_auth_on_then_off(server: dict[str, Any]) -> None:
-    from ray import serve
-
     for path, body in [("/completions", {"model": MODEL, "prompt": "x"}), ("/notes", {"codes": ["J06"]})]:
         assert _error(_post(server, path, body, key=None), 401)["code"] == "invalid_api_key"
         assert _error(_post(server, path, body, key="wrong"), 401)["type"] == "authentication_error"
     assert httpx.get(server["url"] + "/models", timeout=30).status_code == 401
     # The second ingress, without a key, on the same generator replicas: requests need none.
-    deadline = time.time() + 180
-    while serve.status().applications["medsyn-open"].status != "RUNNING":
-        assert time.time() < deadline, serve.status().applications["medsyn-open"]
-        time.sleep(1)
+    _wait_running("medsyn-open")
     open_url = server["url"].replace("/v1", "/open/v1")
     r = httpx.post(
         open_url + "/completions", json={"model": MODEL, "prompt": "Cough", "max_tokens": 4}, timeout=120
@@ -251,3 +247,35 @@ def test_generation_engine_targets_the_endpoint(
         )
     assert [r.id for r in results] == ["a", "b"] and all(r.error is None and r.text for r in results)
     assert all(0 < (r.completion_tokens or 0) <= 6 for r in results)
+
+
+def test_transformers_replicas_serve_the_same_api(
+    server: dict[str, Any], adapter: Path, default_model: Path
+) -> None:
+    """`engine: hf`: the fallback replicas answer the openai client like the vLLM ones."""
+    _wait_running("medsyn-hf")
+    url = server["url"].replace("/v1", "/hf/v1")
+    client = OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
+    assert [m.id for m in client.models.list().data] == [MODEL, f"{MODEL}:notes"]
+    prompt = "The patient complains of"
+    r = client.completions.create(model=MODEL, prompt=prompt, max_tokens=8, temperature=0)
+    with make_engine("hf", str(default_model)) as hf:
+        expected = hf.generate([Request("a", prompt=prompt, params=SamplingParams(0, 1.0, 8))])[0].text
+    assert r.choices[0].text.strip() == expected and r.usage.completion_tokens == 8
+    chunks = client.completions.create(model=MODEL, prompt=prompt, max_tokens=8, temperature=0, stream=True)
+    assert "".join(c.choices[0].text for c in chunks) == r.choices[0].text
+    msgs = [{"role": "user", "content": "Name three symptoms of a cold."}]
+    two = client.chat.completions.create(
+        model=MODEL, messages=msgs, max_tokens=8, n=2, temperature=1.0, seed=5
+    )
+    assert [c.index for c in two.choices] == [0, 1] and all(c.message.content for c in two.choices)
+    # The adapter, per request: PEFT's greedy text.
+    tuned = client.completions.create(model=f"{MODEL}:notes", prompt=prompt, max_tokens=8, temperature=0)
+    with make_engine("hf", str(default_model), adapter=adapter) as hf:
+        expected = hf.generate([Request("a", prompt=prompt, params=SamplingParams(0, 1.0, 8))])[0].text
+    assert tuned.choices[0].text.strip() == expected != r.choices[0].text.strip()
+    # What transformers cannot do is a 400 naming it; /v1/notes works on these replicas too.
+    with pytest.raises(BadRequestError, match="logprobs"):
+        client.completions.create(model=MODEL, prompt=prompt, max_tokens=4, logprobs=2)
+    note = httpx.post(url + "/notes", json={"codes": ["J06"], "max_tokens": 8}, timeout=120)
+    assert note.status_code == 200 and note.json()["data"][0]["text"], note.text
