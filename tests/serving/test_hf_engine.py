@@ -146,3 +146,12 @@ def test_lora_adapter_per_request(engine: TransformersEngine, default_model: Pat
     tuned = greedy(f"{MODEL}:notes")
     assert tuned != base and tuned.strip() == _hf_greedy(default_model, PROMPT, 8, adapter=adapter)
     assert greedy(MODEL) == base  # the base model is unchanged beside the adapter
+
+
+def test_unknown_engine_is_refused_by_name() -> None:
+    from medsyn.errors import MedsynError
+    from medsyn.serving.config import ServeConfig
+
+    with pytest.raises(MedsynError, match="engine 'tgi' is not valid; use one of vllm, hf"):
+        ServeConfig(engine="tgi")
+    assert ServeConfig(engine="hf").engine == "hf"
