@@ -146,7 +146,7 @@ def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
         {"model_downloader": partial(LocalAdapterLoader, adapters=adapters)} if adapters else {}
     )
     if config.engine == "hf":
-        from medsyn.serving.hf_engine import TransformersEngine
+        from medsyn.serving.transformers_engine import TransformersEngine
 
         bind["engine_cls"] = TransformersEngine
     generator = build_llm_deployment(llm, bind_kwargs=bind)

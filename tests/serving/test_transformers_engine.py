@@ -19,7 +19,7 @@ from ray.llm._internal.serve.core.configs.openai_api_models import (
 from ray.serve.llm import LLMConfig
 
 from medsyn.engines import Request, SamplingParams, make_engine
-from medsyn.serving.hf_engine import TransformersEngine
+from medsyn.serving.transformers_engine import TransformersEngine
 
 MODEL = "medsyn-small"
 PROMPT = "The patient complains of"
