@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator, Iterator
@@ -66,10 +67,23 @@ class _Finish:
 
 
 class _QueueStreamer:
-    """transformers streamer that hands each new token id to an asyncio queue (the prompt is skipped)."""
+    """transformers streamer that hands each new token id to an asyncio queue (the prompt is skipped);
+    `cancelled` set stops the generation at its next token (the request was dropped)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
         self.loop, self.queue, self.prompt_seen = loop, queue, False
+        self.cancelled = threading.Event()
+        self.stopped_early = False
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        """A stopping criterion (transformers calls it after every token)."""
+        import torch
+
+        if self.cancelled.is_set():
+            self.stopped_early = True
+        return torch.full(
+            (input_ids.shape[0],), self.stopped_early, dtype=torch.bool, device=input_ids.device
+        )
 
     def put(self, value: Any) -> None:
         if not self.prompt_seen:
@@ -111,6 +125,7 @@ class TransformersEngine(LLMEngine):
         self.adapters: dict[str, str] = {}  # served model id -> adapter dir
         self.lm: Any = None
         self.tokenizer: Any = None
+        self.dropped = 0  # generations stopped early because their request went away
 
     # -- life cycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -272,6 +287,7 @@ class TransformersEngine(LLMEngine):
                     input_ids=input_ids,
                     attention_mask=torch.ones_like(input_ids),
                     streamer=streamer,
+                    stopping_criteria=[streamer],
                     **kwargs,
                 )
         except BaseException as exc:  # handed to the request, which reports it
@@ -282,9 +298,8 @@ class TransformersEngine(LLMEngine):
         of a multi-byte character) is held back until it is known not to be."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        task = loop.run_in_executor(
-            None, self._generate_sync, ids, s, seed, model, _QueueStreamer(loop, queue)
-        )
+        streamer = _QueueStreamer(loop, queue)
+        task = loop.run_in_executor(None, self._generate_sync, ids, s, seed, model, streamer)
         tokens: list[int] = []
         generated, sent, text = 0, 0, ""
         finish, stop_reason = "length", None
@@ -312,8 +327,10 @@ class TransformersEngine(LLMEngine):
                 if ready > sent:
                     yield text[sent:ready]
                     sent = ready
-        finally:
+        finally:  # a dropped request (client gone, timeout) stops the generation at its next token
+            streamer.cancelled.set()
             await task
+            self.dropped += streamer.stopped_early
         if len(text) > sent:
             yield text[sent:]
         yield _Finish(finish, stop_reason, generated)
@@ -326,8 +343,9 @@ class TransformersEngine(LLMEngine):
         async with self.lock:
             for i, ids in enumerate(prompts):
                 for j in range(n):
-                    async for item in self._choice(ids, s, base + i * n + j, model):
-                        yield i * n + j, item
+                    async with contextlib.aclosing(self._choice(ids, s, base + i * n + j, model)) as items:
+                        async for item in items:
+                            yield i * n + j, item
 
     # -- OpenAI endpoints ---------------------------------------------------------------------------
     async def completions(  # type: ignore[override]
@@ -339,8 +357,9 @@ class TransformersEngine(LLMEngine):
         except _BadRequest as exc:
             yield _error(str(exc), exc.param)
             return
-        async for out in self._respond(request, prompts, sampling, chat=False):
-            yield out
+        async with contextlib.aclosing(self._respond(request, prompts, sampling, chat=False)) as outs:
+            async for out in outs:
+                yield out
 
     async def chat(  # type: ignore[override]
         self, request: ChatCompletionRequest, raw_request_info: Any = None
@@ -351,8 +370,9 @@ class TransformersEngine(LLMEngine):
         except _BadRequest as exc:
             yield _error(str(exc), exc.param)
             return
-        async for out in self._respond(request, [prompt], sampling, chat=True):
-            yield out
+        async with contextlib.aclosing(self._respond(request, [prompt], sampling, chat=True)) as outs:
+            async for out in outs:
+                yield out
 
     async def _respond(
         self, request: Any, prompts: list[list[int]], s: _Sampling, *, chat: bool
@@ -382,15 +402,16 @@ class TransformersEngine(LLMEngine):
         try:
             if request.stream and chat:  # the assistant role first, as OpenAI does
                 yield event([{"index": i, "delta": {"role": "assistant", "content": ""}} for i in range(n)])
-            async for index, item in self._run(prompts, s, n, request.model):
-                if isinstance(item, _Finish):
-                    finishes[index] = item
-                    if request.stream:
-                        yield event([delta(index, None, item)])
-                else:
-                    texts.setdefault(index, []).append(item)
-                    if request.stream:
-                        yield event([delta(index, item)])
+            async with contextlib.aclosing(self._run(prompts, s, n, request.model)) as events:
+                async for index, item in events:
+                    if isinstance(item, _Finish):
+                        finishes[index] = item
+                        if request.stream:
+                            yield event([delta(index, None, item)])
+                    else:
+                        texts.setdefault(index, []).append(item)
+                        if request.stream:
+                            yield event([delta(index, item)])
         except Exception as exc:
             error = _error(f"generation failed: {type(exc).__name__}: {exc}", code=500)
             yield f"data: {error.model_dump_json()}\n\n" if request.stream else error

@@ -148,6 +148,25 @@ def test_lora_adapter_per_request(engine: TransformersEngine, default_model: Pat
     assert greedy(MODEL) == base  # the base model is unchanged beside the adapter
 
 
+def test_a_dropped_stream_stops_generating_and_frees_the_replica(engine: TransformersEngine) -> None:
+    async def drop_then_ask() -> tuple[str, Any]:
+        stream = engine.completions(
+            CompletionRequest(model=MODEL, prompt=PROMPT, max_tokens=400, temperature=0, stream=True)
+        )
+        first = await stream.__anext__()
+        await stream.aclose()  # what Serve does when the client goes away or the request times out
+        assert not engine.lock.locked()
+        (after,) = [
+            r async for r in engine.completions(CompletionRequest(model=MODEL, prompt=PROMPT, max_tokens=4))
+        ]
+        return first, after
+
+    dropped = engine.dropped
+    first, after = asyncio.run(drop_then_ask())
+    assert first.startswith("data: ") and engine.dropped == dropped + 1  # stopped, not run to 400 tokens
+    assert after.usage.completion_tokens == 4
+
+
 def test_unknown_engine_is_refused_by_name() -> None:
     from medsyn.errors import MedsynError
     from medsyn.serving.config import ServeConfig
