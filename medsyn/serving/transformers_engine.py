@@ -132,7 +132,6 @@ class TransformersEngine(LLMEngine):
         await asyncio.to_thread(self._load)
 
     def _load(self) -> None:
-
         from medsyn.engines.hf import HFEngine
 
         # Ray starts workers with OMP_NUM_THREADS=1; generate on the threads the replica may use.
@@ -163,11 +162,10 @@ class TransformersEngine(LLMEngine):
 
     async def resolve_lora(self, lora_model: DiskMultiplexConfig) -> None:
         """Load a LoRA adapter (PEFT) under its served model id; requests for that id use it."""
-        if lora_model.model_id in self.adapters:
-            return
-        async with self.lock:
-            await asyncio.to_thread(self._load_adapter, lora_model.model_id, lora_model.local_path)
-        self.adapters[lora_model.model_id] = lora_model.local_path
+        async with self.lock:  # also keeps two first requests for one adapter from loading it twice
+            if lora_model.model_id not in self.adapters:
+                await asyncio.to_thread(self._load_adapter, lora_model.model_id, lora_model.local_path)
+                self.adapters[lora_model.model_id] = lora_model.local_path
 
     def _load_adapter(self, name: str, path: str) -> None:
         from peft import PeftModel
