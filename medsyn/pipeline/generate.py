@@ -68,6 +68,9 @@ class GenerateConfig(PlanConfig):
     num_gpus: float | None = option(
         None, help="GPUs per replica (default: 1 when the cluster has GPUs, else 0)"
     )
+    threads: int | None = option(
+        None, help="engine hf on CPU: torch threads per replica (default: the node's cores / replicas)"
+    )
     shard_rows: int = option(256, help="notes per output Parquet shard")
     copy_threshold: float = option(
         COPY_THRESHOLD, help="flag a note whose 5-gram containment in its example is >= this"
@@ -90,8 +93,8 @@ def _validate(config: GenerateConfig) -> None:
         raise MedsynError("--out is required: the output directory")
     if config.engine not in ENGINES:
         raise MedsynError(f"unknown engine {config.engine!r}; valid: {', '.join(ENGINES)}")
-    for name in ("batch_size", "replicas", "shard_rows", "request_concurrency"):
-        if getattr(config, name) < 1:
+    for name in ("batch_size", "replicas", "shard_rows", "request_concurrency", "threads"):
+        if getattr(config, name) is not None and getattr(config, name) < 1:
             raise MedsynError(f"{name} must be >= 1, got {getattr(config, name)}")
     config.sampling()  # validates temperature, top_p, max_tokens
 
@@ -233,7 +236,7 @@ def _generate_stage(ds: Any, config: GenerateConfig) -> Any:
     if config.engine == "hf":
         kwargs["batch_size"] = config.batch_size
         if gpus == 0:
-            kwargs["threads"] = max(1, (os.cpu_count() or 1) // config.replicas)
+            kwargs["threads"] = config.threads or max(1, (os.cpu_count() or 1) // config.replicas)
     if config.engine == "openai":
         kwargs = {
             "base_url": config.base_url,
@@ -270,7 +273,8 @@ def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float)
         # vLLM tokenizes prompts and detokenizes outputs itself: two actors fewer to start and feed.
         tokenize_stage=False,
         detokenize_stage=False,
-        runtime_env={"env_vars": cpu_env()} if gpus == 0 else None,
+        # On the CPU, vLLM's engine process runs the model itself (no third process to start and import).
+        runtime_env={"env_vars": {**cpu_env(), "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}} if gpus == 0 else None,
         placement_group_config={"bundles": [{"CPU": 1}]} if gpus == 0 else None,
     )
 

@@ -21,6 +21,7 @@ from medsyn.cli.main import main
         (["--codes", "J06", "--n", "4", "--allocation", "zipf"], "unknown allocation 'zipf'"),
         (["--codes", "J06", "--n", "4", "--temperature", "-1"], "temperature must be >= 0, got -1.0"),
         (["--codes", "J06", "--n", "4", "--language", "de"], "language 'de' is not valid; use ru or en"),
+        (["--codes", "J06", "--n", "4", "--engine", "hf", "--threads", "0"], "threads must be >= 1, got 0"),
         (
             [
                 "--codes",
