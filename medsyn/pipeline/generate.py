@@ -94,8 +94,9 @@ def _validate(config: GenerateConfig) -> None:
     if config.engine not in ENGINES:
         raise MedsynError(f"unknown engine {config.engine!r}; valid: {', '.join(ENGINES)}")
     for name in ("batch_size", "replicas", "shard_rows", "request_concurrency", "threads"):
-        if getattr(config, name) is not None and getattr(config, name) < 1:
-            raise MedsynError(f"{name} must be >= 1, got {getattr(config, name)}")
+        value = getattr(config, name)
+        if value is not None and value < 1:
+            raise MedsynError(f"{name} must be >= 1, got {value}")
     config.sampling()  # validates temperature, top_p, max_tokens
 
 
