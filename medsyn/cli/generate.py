@@ -37,6 +37,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         console.print(f"failures by reason: {json.dumps(summary['failures_by_reason'])}")
     if summary["skipped_codes"]:
         console.print(f"skipped codes: {json.dumps(summary['skipped_codes'], ensure_ascii=False)}")
+    if summary.get("quality"):
+        from medsyn.cli.quality import print_gates
+
+        print_gates(summary["quality"], console)
     if summary["missing"] or summary["duplicates"]:
         console.print(
             f"[red]incomplete: {summary['missing']} missing, {summary['duplicates']} duplicated rows[/red]"

@@ -11,7 +11,7 @@ from typing import Any
 
 from medsyn.engines.base import Engine, Request, Result, error_results
 from medsyn.errors import MedsynError
-from medsyn.models import check_adapter, resolve_model
+from medsyn.models import check_adapter, resolve_model, with_bos
 
 
 class HFEngine(Engine):
@@ -36,7 +36,7 @@ class HFEngine(Engine):
         self.model = str(model)
         path = resolve_model(model)
         if adapter is not None:
-            check_adapter(adapter, path)
+            adapter = check_adapter(adapter, path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = {"auto": torch.bfloat16 if self.device == "cuda" else torch.float32}.get(dtype)
         if torch_dtype is None:
@@ -64,7 +64,7 @@ class HFEngine(Engine):
                     request.messages, tokenize=False, add_generation_prompt=True
                 )
             )
-        return request.prompt or ""
+        return with_bos(self.tokenizer, request.prompt or "")
 
     def generate(self, requests: list[Request]) -> list[Result]:
         out: list[Result] = []

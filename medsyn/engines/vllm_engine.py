@@ -81,7 +81,7 @@ class VLLMEngine(Engine):
 
         path = resolve_model(model)
         if adapter is not None:
-            check_adapter(adapter, path)
+            adapter = check_adapter(adapter, path)
         args = engine_kwargs(path, adapter=adapter is not None, gpu=gpu, max_model_len=max_model_len)
         args.update(kwargs)
         self.llm: Any = LLM(**args)

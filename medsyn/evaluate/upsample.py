@@ -51,6 +51,9 @@ class UpsampleConfig:
         help="out-of-training codes (default: a seeded oot_fraction of the synthetic codes)",
     )
     oot_fraction: float = option(0.1, help="share of the synthetic set's codes held out of real training")
+    oot_seed: int = option(
+        0, help="seed of the drawn out-of-training codes: one set per run, the same for every training seed"
+    )
 
 
 @dataclass
@@ -81,14 +84,14 @@ def default_configs(labels: list[str]) -> list[str]:
     return names
 
 
-def pick_oot_codes(
-    config: UpsampleConfig, synthetic: dict[str, pa.Table], real_codes: set[str], seed: int
-) -> list[str]:
+def pick_oot_codes(config: UpsampleConfig, synthetic: dict[str, pa.Table], real_codes: set[str]) -> list[str]:
+    """The out-of-training codes: `oot_codes`, else a draw keyed by `oot_seed` alone, so every training
+    seed of a run removes (and scores) the same codes."""
     if config.oot_codes:
         return sorted(config.oot_codes)
     codes = sorted(set().union(*[set(t["code"].to_pylist()) for t in synthetic.values()]) & real_codes)
     k = max(1, round(config.oot_fraction * len(codes))) if codes else 0
-    rng = np.random.default_rng([seed, 7])
+    rng = np.random.default_rng([config.oot_seed, 7])
     return sorted(rng.choice(codes, size=k, replace=False).tolist()) if k else []
 
 
@@ -105,7 +108,7 @@ class _Builder:
         for i, c in enumerate(self.real_codes):
             self.real_by_code[c].append(i)
         self.synthetic = synthetic
-        self.oot = pick_oot_codes(config, synthetic, set(self.real_codes), seed)
+        self.oot = pick_oot_codes(config, synthetic, set(self.real_codes))
         counts = [len(v) for v in self.real_by_code.values()]
         self.rare_below = config.rare_below or (int(np.quantile(counts, 0.25)) if counts else 1)
 

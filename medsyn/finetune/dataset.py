@@ -24,6 +24,8 @@ from medsyn.config import option
 from medsyn.errors import MedsynError
 from medsyn.finetune.tasks import TASKS, code_tasks, note_tasks, related_codes
 
+NOTE_TASKS = ("note_from_title_symptoms", "note_from_symptoms", "continuation")
+
 SCHEMA = pa.schema(
     [
         ("task", pa.string()),
@@ -81,8 +83,8 @@ def _split(s: dict[str, Any], fraction: float, seed: int) -> str:
 class _NoteSamples:
     """Ray Data map_batches callable: a batch of notes -> their samples (the KG symptoms are passed in)."""
 
-    def __init__(self, symptoms: dict[str, list[str]], config: DatasetConfig) -> None:
-        self.symptoms, self.config = symptoms, config
+    def __init__(self, symptoms: dict[str, list[str]], titles: dict[str, str], config: DatasetConfig) -> None:
+        self.symptoms, self.titles, self.config = symptoms, titles, config
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows: list[dict[str, Any]] = []
@@ -97,6 +99,7 @@ class _NoteSamples:
                 language=self.config.language,
                 seed=self.config.seed,
                 source=str(source),
+                title=self.titles.get(str(code)),
             )
             rows += [s for s in samples if s["task"] in self.config.tasks]
         return {name: [r.get(name) for r in rows] for name in SCHEMA.names if name != "split"}
@@ -135,10 +138,11 @@ def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
         for c in codes
     }
     rows = [dict(r, source="real") for r in notes.to_pylist()] + _synthetic_notes(config)
-    per_note = [t for t in config.tasks if t in ("note_from_symptoms", "continuation")]
+    titles = {c: kg.disease(c).title(lang) or c for c in codes}
+    per_note = [t for t in config.tasks if t in NOTE_TASKS]
     samples: list[dict[str, Any]] = []
     if per_note and rows:
-        mapper = _NoteSamples(symptoms, config)
+        mapper = _NoteSamples(symptoms, titles, config)
         if use_ray:
             import ray
 
@@ -149,7 +153,7 @@ def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
             samples += [dict(zip(out, values, strict=True)) for values in zip(*out.values(), strict=True)]
     symptom_sets = {c: set(s) for c, s in symptoms.items() if s}
     for code in codes:
-        title = kg.disease(code).title(lang) or code
+        title = titles[code]
         drugs = list(dict.fromkeys(d.name for d in kg.drugs(code, include_descendants=True)))
         hops = related_codes(symptom_sets, code, config.max_hops) if "kg_related" in config.tasks else {}
         related = {

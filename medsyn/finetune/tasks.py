@@ -62,7 +62,11 @@ PARAPHRASES: dict[str, dict[str, list[str]]] = {
         ],
     },
 }
+# The generator's own task: its instruction is the `instruction_note` template's (one text, no
+# paraphrases), so a fine-tuned model sees at generation time exactly the prompt it was trained on.
+NOTE_TEMPLATE = "instruction_note"
 TASKS = (
+    "note_from_title_symptoms",
     "note_from_symptoms",
     "continuation",
     "symptom_continuation",
@@ -93,6 +97,14 @@ def sample(
     }
 
 
+def note_instruction(title: str, language: str) -> str:
+    """The instruction line of the `instruction_note` template for a disease title."""
+    from medsyn.prompts import get_template
+
+    text = get_template(NOTE_TEMPLATE, language, "completion").text
+    return text.split("\n")[1].format(title=title)
+
+
 def note_tasks(
     note_id: str,
     code: str,
@@ -102,12 +114,28 @@ def note_tasks(
     language: str,
     seed: int,
     source: str = "real",
+    title: str | None = None,
 ) -> list[dict[str, Any]]:
-    """note_from_symptoms (the code's MKG symptoms the note mentions -> the note) and continuations."""
+    """note_from_title_symptoms (title + the code's MKG symptoms the note mentions, in a seeded order as
+    the generation job shuffles them -> the note), note_from_symptoms and continuations."""
     out = []
     words = tokens(text)
     mentioned = [s for s in kg_symptoms if mentions(words, s)]
     meta = {"code": code, "note_id": note_id, "source": source}
+    if mentioned and title:
+        order = sorted(
+            mentioned, key=lambda s: hashlib.sha256(f"{seed}\x1f{note_id}\x1f{s}".encode()).digest()
+        )
+        out.append(
+            sample(
+                "note_from_title_symptoms",
+                language,
+                note_instruction(title, language),
+                ", ".join(order),
+                text.strip(),
+                **meta,
+            )
+        )
     if mentioned:
         instruction = pick(PARAPHRASES["note_from_symptoms"][language], seed, note_id, "symptoms")
         out.append(

@@ -17,12 +17,14 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from medsyn.config import option
 from medsyn.errors import MedsynError
+from medsyn.finetune.tasks import TASKS
 
 ADAPTER_META = "medsyn_adapter.json"
 
@@ -36,6 +38,10 @@ class FinetuneConfig:
     kg: str | None = option(
         None, help="with --notes: KG of the MKG tasks ('demo', a KG directory, a Neo4j URI)"
     )
+    tasks: list[str] = option(
+        default_factory=lambda: list(TASKS), help=f"with --notes: tasks to build ({', '.join(TASKS)})"
+    )
+    language: str = option("ru", help="with --notes: language of instructions and MKG facts: ru or en")
     out: Path | None = option(None, help="run directory: adapter/, merged/ and (default) Ray Train storage")
     base_model: str = option("smollm2-135m-instruct", help="base model directory or packaged model name")
     lora_r: int = option(16, help="LoRA rank")
@@ -117,11 +123,12 @@ def check_inputs(config: FinetuneConfig) -> tuple[Path, list[dict[str, Any]], li
 def _encode(tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> list[tuple[list[int], list[int]]]:
     """(input_ids, labels) per sample; labels are -100 on the prompt (loss on the answer only)."""
     from medsyn.finetune.tasks import prompt_text
+    from medsyn.models import with_bos
 
     out = []
     for row in rows:
         prompt, answer = prompt_text(row)
-        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        p = tokenizer(with_bos(tokenizer, prompt), add_special_tokens=False)["input_ids"]
         a = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         ids = (p + a)[:max_length]
         labels = ([-100] * len(p) + a)[:max_length]
@@ -140,6 +147,22 @@ def _collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str,
     for i, (x, y) in enumerate(batch):
         ids[i, : len(x)], labels[i, : len(y)], mask[i, : len(x)] = torch.tensor(x), torch.tensor(y), 1
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def answer_loss(model: Any, inputs: dict[str, Any]) -> Any:
+    """The causal LM loss of `inputs` (labels -100 outside the answers), computing the output layer only
+    at positions whose next token is an answer token: the same value as `model(**inputs).loss`, at a
+    fraction of the cost where the vocabulary is large (Gemma: 262k tokens) and prompts are long."""
+    import torch
+
+    labels = inputs["labels"]
+    targets = labels[:, 1:]
+    keep = (targets != -100).any(dim=0).nonzero().squeeze(1)
+    rest = {k: v for k, v in inputs.items() if k != "labels"}
+    logits = model(**rest, logits_to_keep=keep).logits
+    return torch.nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), targets[:, keep].reshape(-1), ignore_index=-100
+    )
 
 
 class RayTrainContext:
@@ -251,7 +274,7 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
         inputs = {k: v.to(device) for k, v in _collate(batch, pad_id).items()}
         if model.training:
             tokens += int(inputs["attention_mask"].sum())
-        return ddp(**inputs).loss
+        return answer_loss(ddp, inputs)
 
     def val_loss() -> float | None:
         if not val:
@@ -282,6 +305,12 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
         step += 1
         window.append(float(loss.detach()))
         train_seconds += time.perf_counter() - t0
+        if rank == 0 and step % cfg.get("log_every", 10) == 0:
+            print(
+                f"step {step}/{total}  loss {np.mean(window[-cfg.get('log_every', 10):]):.4f}  "
+                f"{tokens * world / max(train_seconds, 1e-9):.0f} tokens/s",
+                flush=True,
+            )
         stopping = cfg["stop_after"] and step - start_step >= cfg["stop_after"]
         if step % cfg["checkpoint_every"] == 0 or step == total or stopping:
             metrics = {
@@ -337,7 +366,16 @@ def _build_dataset(config: FinetuneConfig) -> Path:
     dataset = Path(config.out) / "dataset"  # type: ignore[arg-type]
     if not (dataset / "train").is_dir():
         init_ray(None)
-        build_dataset(DatasetConfig(notes=config.notes, kg=config.kg, out=dataset, overwrite=True))
+        build_dataset(
+            DatasetConfig(
+                notes=config.notes,
+                kg=config.kg,
+                out=dataset,
+                overwrite=True,
+                tasks=config.tasks,
+                language=config.language,
+            )
+        )
     return dataset
 
 
@@ -348,8 +386,9 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
 
     from medsyn.pipeline.generate import init_ray
 
+    given = config
     if config.dataset is None:
-        config = replace(config, dataset=_build_dataset(config))
+        config = replace(config, dataset=_build_dataset(config), notes=None)
     model_path, train, val = check_inputs(config)
     out = Path(config.out).resolve()  # type: ignore[arg-type]
     storage = Path(config.storage_path or out / "ray").resolve()
@@ -408,8 +447,10 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         ],
         "train_samples": len(train),
         "val_samples": len(val),
+        "train_samples_by_task": dict(sorted(Counter(r["task"] for r in train).items())),
+        "data": _data_record(given),
         "seconds": round(time.time() - started, 1),
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(given).items()},
     }
     (tmp / ADAPTER_META).write_text(json.dumps(summary, ensure_ascii=False, indent=2))
     shutil.rmtree(adapter, ignore_errors=True)
@@ -419,14 +460,29 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     return summary | {"adapter": str(adapter)}
 
 
+def _data_record(config: FinetuneConfig) -> dict[str, Any]:
+    """What the adapter was trained on: the notes file (name, sha256) or the dataset, and the KG."""
+    import hashlib
+
+    record: dict[str, Any] = {"kg": config.kg}
+    source = Path(config.notes or config.dataset)  # type: ignore[arg-type]
+    record["notes" if config.notes else "dataset"] = source.name
+    if source.is_file():
+        record["sha256"] = hashlib.sha256(source.read_bytes()).hexdigest()
+    return record
+
+
 def merge_adapter(adapter: Path, out: Path) -> Path:
     """The base model with the adapter merged in, as a plain model directory (vLLM and hf load it)."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from medsyn.models import resolve_model
+
     meta = json.loads((adapter / ADAPTER_META).read_text())
-    base = AutoModelForCausalLM.from_pretrained(meta["base_model_path"])
+    base_path = resolve_model(meta["base_model"])
+    base = AutoModelForCausalLM.from_pretrained(base_path)
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     merged.save_pretrained(out)
-    AutoTokenizer.from_pretrained(meta["base_model_path"]).save_pretrained(out)
+    AutoTokenizer.from_pretrained(base_path).save_pretrained(out)
     return out

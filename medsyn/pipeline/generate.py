@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -48,20 +49,26 @@ class GenerateConfig(PlanConfig):
     out: Path | None = option(None, help="output directory")
     overwrite: bool = option(False, help="delete what the output directory holds and start afresh")
     model: str = option(
-        DEFAULT_MODEL, help="model directory, packaged model name, or the served model's name"
+        None,
+        help="model directory, packaged model name, or the served model's name (default, engines hf/vllm: "
+        "the language's shipped generator, ru: gemma3-270m + medsyn's adapter; else smollm2-135m-instruct)",
     )
     engine: str = option("vllm", help=f"generation engine: {', '.join(ENGINES)}")
     adapter: str | None = option(
-        None, help="engines hf/vllm: LoRA adapter directory (from `medsyn finetune`)"
+        None,
+        help="engines hf/vllm: LoRA adapter directory (from `medsyn finetune`) or a shipped generator's "
+        "name (gemma3-270m-ru)",
     )
     base_url: str | None = option(None, help="engine openai: base URL of the endpoint (or $OPENAI_BASE_URL)")
     api_key_env: str = option(
         "OPENAI_API_KEY", help="engine openai: environment variable holding the API key"
     )
     request_concurrency: int = option(8, help="engine openai: requests in flight per worker")
-    temperature: float = option(0.8, help="sampling temperature (0 = greedy)")
-    top_p: float = option(0.95, help="nucleus sampling mass")
-    max_tokens: int = option(192, help="most new tokens per note")
+    temperature: float = option(
+        None, help="sampling temperature, 0 = greedy (default: the generator's, else 0.8)"
+    )
+    top_p: float = option(None, help="nucleus sampling mass (default: the generator's, else 0.95)")
+    max_tokens: int = option(None, help="most new tokens per note (default: the generator's, else 192)")
     stop: list[str] = option(default_factory=list, help="stop strings, comma-separated")
     batch_size: int = option(16, help="notes per generation batch")
     replicas: int = option(1, help="engine replicas (Ray actors; one GPU each where there are GPUs)")
@@ -79,6 +86,48 @@ class GenerateConfig(PlanConfig):
     ray_address: str | None = option(
         None, help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)"
     )
+    quality: bool = option(
+        True, help="compute the quality gates into summary.json when the run completes (`medsyn quality`)"
+    )
+
+    templates: list[str] = option(
+        default_factory=list, help="template names, mixed per row (default: the generator's, else paper_main)"
+    )
+    form: str = option(
+        None,
+        help="prompt form: chat (messages) or completion (plain text) (default: the generator's, else chat)",
+    )
+
+    def __post_init__(self) -> None:
+        """Fill the defaults that depend on the generator: with no --model, engines hf and vllm use the
+        language's shipped generator (medsyn.generators) with its template, form and sampling settings."""
+        from medsyn.generators import GENERATORS, generator_for
+
+        if self.engine not in ENGINES:
+            raise MedsynError(f"unknown engine {self.engine!r}; valid: {', '.join(ENGINES)}")
+        generator = None
+        if self.model is None and self.engine in ("hf", "vllm"):
+            generator = generator_for(self.language)
+            if generator is not None and self.adapter is None:
+                self.adapter = generator.name
+            self.model = generator.base_model if generator is not None else DEFAULT_MODEL
+        elif self.adapter in GENERATORS:
+            generator = GENERATORS[self.adapter]
+        if generator is not None and generator.language != self.language:
+            raise MedsynError(
+                f"the shipped generator {generator.name!r} writes {generator.language!r}, not "
+                f"--language {self.language!r}: drop --adapter, or give --model for {self.language!r} notes"
+            )
+        if self.model is None:
+            raise MedsynError(f"--model is required with engine {self.engine!r} (the served model's name)")
+        self.templates = self.templates or [generator.template if generator else "paper_main"]
+        self.form = self.form or (generator.form if generator else "chat")
+        if self.temperature is None:
+            self.temperature = generator.temperature if generator else 0.8
+        if self.top_p is None:
+            self.top_p = generator.top_p if generator else 0.95
+        if self.max_tokens is None:
+            self.max_tokens = generator.max_tokens if generator else 192
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(self.temperature, self.top_p, self.max_tokens, tuple(self.stop), None)
@@ -102,17 +151,18 @@ def _validate(config: GenerateConfig) -> None:
 
 def prepare(config: GenerateConfig) -> Planner:
     """Read the KG and notes once and build the plan (no Ray needed)."""
-    if config.adapter:
-        if config.engine not in ("hf", "vllm"):
-            raise MedsynError(f"--adapter needs engine hf or vllm, not {config.engine!r}")
-        check_adapter(config.adapter, resolve_model(config.model))
     kg = open_kg(config.kg)
     notes = (
         load_notes(config.notes, text_column=config.text_column, code_column=config.code_column)
         if config.notes
         else None
     )
-    return build_planner(kg, notes, _plan_config(config))
+    planner = build_planner(kg, notes, _plan_config(config))
+    if config.adapter:
+        if config.engine not in ("hf", "vllm"):
+            raise MedsynError(f"--adapter needs engine hf or vllm, not {config.engine!r}")
+        check_adapter(config.adapter, config.model)
+    return planner
 
 
 def _atomic_json(path: Path, data: dict[str, Any]) -> None:
@@ -363,11 +413,27 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
                     kinds.update(list(batch["error_kinds"][i]))
                     bar.update(int(batch["rows"][i]))
     seconds = time.perf_counter() - start
-    return finish_run(out, planner, seconds, totals, kinds)
+
+    def gates() -> dict[str, Any]:
+        from medsyn.quality.gates import reference_for, run_gates
+
+        notes = str(config.notes) if config.notes else None
+        reference = reference_for(
+            notes, config.kg, config.language, text_column=config.text_column, code_column=config.code_column
+        )
+        return run_gates(str(out), reference)
+
+    return finish_run(out, planner, seconds, totals, kinds, quality=gates if config.quality else None)
 
 
 def finish_run(
-    out: Path, planner: Planner, seconds: float, totals: Counter[str], kinds: Counter[str]
+    out: Path,
+    planner: Planner,
+    seconds: float,
+    totals: Counter[str],
+    kinds: Counter[str],
+    *,
+    quality: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Check every planned row is there exactly once, then write summary.json."""
     table = pq.read_table(out / SHARDS, columns=["row", "error"])
@@ -395,5 +461,7 @@ def finish_run(
         "skipped_codes": planner.skipped,
     }
     if missing == 0 and duplicates == 0:
+        if quality is not None:
+            summary["quality"] = quality()
         _atomic_json(out / SUMMARY_FILE, summary)
     return summary

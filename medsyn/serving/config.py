@@ -12,7 +12,11 @@ ENGINES = ("vllm", "hf")
 
 @dataclass
 class ServeConfig:
-    model: str = option("smollm2-135m-instruct", help="model directory or packaged model name")
+    model: str = option(
+        None,
+        help="model directory or packaged model name (default: the --language's shipped generator, ru: "
+        "gemma3-270m with medsyn's adapter served as gemma3-270m:ru; else smollm2-135m-instruct)",
+    )
     engine: str = option(
         "vllm",
         help="generator replicas: vllm, or hf (transformers: the fallback where vLLM cannot run the model)",
@@ -29,6 +33,16 @@ class ServeConfig:
     )
     notes: str | None = option(None, help="real notes (train split) /v1/notes may take example notes from")
     language: str = option("ru", help="/v1/notes: default language of symptoms and templates (ru or en)")
+    notes_model: str | None = option(
+        None, help="/v1/notes: served model of requests that name none (default: the shipped generator's)"
+    )
+    notes_template: str | None = option(
+        None,
+        help="/v1/notes: template of requests that name none (default: the generator's, else paper_main)",
+    )
+    notes_form: str | None = option(
+        None, help="/v1/notes: prompt form, chat or completion (default: the generator's, else chat)"
+    )
     max_model_len: int = option(2048, help="context length of the generator (prompt + max_tokens)")
     max_tokens_limit: int = option(1024, help="largest max_tokens a request may ask for")
     default_max_tokens: int = option(256, help="max_tokens when a request gives none")
@@ -57,6 +71,23 @@ class ServeConfig:
     )
 
     def __post_init__(self) -> None:
+        from medsyn.generators import generator_for
+        from medsyn.models import DEFAULT_MODEL
+
+        if self.model is None:
+            generator = generator_for(self.language)
+            self.model = generator.base_model if generator else DEFAULT_MODEL
+            if generator is not None:
+                entry = f"{generator.language}={generator.name}"
+                if entry not in self.adapters:
+                    self.adapters = [*self.adapters, entry]
+                self.notes_model = self.notes_model or f"{self.served_name}:{generator.language}"
+                self.notes_template = self.notes_template or generator.template
+                self.notes_form = self.notes_form or generator.form
+        self.notes_template = self.notes_template or "paper_main"
+        self.notes_form = self.notes_form or "chat"
+        if self.notes_form not in ("chat", "completion"):
+            raise MedsynError(f"notes_form {self.notes_form!r} is not valid; use chat or completion")
         if self.engine not in ENGINES:
             raise MedsynError(f"engine {self.engine!r} is not valid; use one of {', '.join(ENGINES)}")
         if self.language not in ("ru", "en"):

@@ -152,16 +152,31 @@ class MedsynIngress(OpenAiIngress):
             return openai_error(
                 400, f"max_tokens must be <= {s.max_tokens_limit}, got {max_tokens}", param="max_tokens"
             )
+        language = body.language or s.language
+        if body.model is None and s.notes_model and language != s.language:
+            return openai_error(
+                400,
+                f"this server's default notes model {s.notes_model!r} writes {s.language!r}, "
+                f"not {language!r}: name a model for that language",
+                param="language",
+            )
         try:
-            model = await self._get_model_id(body.model)
+            model = await self._get_model_id(body.model or s.notes_model)
         except HTTPException as exc:
             return openai_error(exc.status_code, str(exc.detail), param="model", code="model_not_found")
         try:
-            planned = plan_notes(self.kg, self.real_notes, body, language=s.language)
+            planned = plan_notes(
+                self.kg,
+                self.real_notes,
+                body,
+                language=s.language,
+                default_template=s.notes_template or "paper_main",
+                form=s.notes_form or "chat",
+            )
         except NotesError as exc:
             return openai_error(400, str(exc), param=exc.param, code="invalid_value")
         for note in planned:
-            chars = _chars(note["messages"])
+            chars = _chars(note.get("messages") or note["prompt"])
             if chars > s.max_prompt_chars:
                 return openai_error(
                     400,
@@ -194,19 +209,24 @@ class MedsynIngress(OpenAiIngress):
     async def _generate_note(
         self, model: str, note: dict[str, Any], body: NotesRequest, max_tokens: int
     ) -> dict[str, Any]:
-        request = ChatCompletionRequest(
+        common: dict[str, Any] = dict(
             model=model,
-            messages=note["messages"],
             temperature=body.temperature,
             top_p=body.top_p,
             max_tokens=max_tokens,
             seed=note["seed"] % (2**31),
             stream=False,
         )
+        chat = "messages" in note
+        request: Any = (
+            ChatCompletionRequest(messages=note["messages"], **common)
+            if chat
+            else CompletionRequest(prompt=note["prompt"], **common)
+        )
         out = {k: v for k, v in note.items() if k not in ("messages", "example_text")}
-        out["prompt"] = note["messages"][-1]["content"]
+        out["prompt"] = note["messages"][-1]["content"] if chat else note["prompt"]
         first: Any = None
-        async for chunk in self._get_response(body=request, call_method="chat"):
+        async for chunk in self._get_response(body=request, call_method="chat" if chat else "completions"):
             first = chunk[0] if isinstance(chunk, list) else chunk
             break
         error = getattr(first, "error", None)
@@ -214,7 +234,7 @@ class MedsynIngress(OpenAiIngress):
             out["error"] = getattr(error, "message", None) or "no response from the generator"
             return out
         choice = first.choices[0]
-        text = choice.message.content or ""
+        text = (choice.message.content if chat else choice.text) or ""
         scores = score_note(text, note["symptoms"], note["example_text"])
         out.update(
             text=text,

@@ -28,7 +28,7 @@ class NotesRequest(BaseModel):
     n: int = Field(1, ge=1, description="notes per code")
     model: str | None = Field(None, description="served model (default: the only one)")
     language: str | None = Field(None, description="ru or en (default: the server's)")
-    template: str = Field("paper_main", description="prompt template name")
+    template: str | None = Field(None, description="prompt template name (default: the server's)")
     symptoms: list[str] | None = Field(None, description="symptoms to use instead of sampling the MKG")
     example: str | None = Field(None, description="example note to use instead of choosing a real one")
     demographics: bool = Field(False, description="sample sex and age")
@@ -47,9 +47,17 @@ class NotesError(ValueError):
 
 
 def plan_notes(
-    kg: KGStore, notes: pa.Table | None, req: NotesRequest, *, language: str
+    kg: KGStore,
+    notes: pa.Table | None,
+    req: NotesRequest,
+    *,
+    language: str,
+    default_template: str = "paper_main",
+    form: str = "chat",
 ) -> list[dict[str, Any]]:
-    """The planned notes of a request, each with its chat messages; NotesError names the bad field."""
+    """The planned notes of a request, each with its chat `messages` (form chat) or its `prompt` (form
+    completion); `default_template` is used when the request names none. NotesError names the bad field."""
+    template_name = req.template or default_template
     seed = req.seed if req.seed is not None else random.SystemRandom().randrange(2**31)
     lang = req.language or language
     codes = list(dict.fromkeys(c.strip().upper() for c in req.codes))
@@ -61,7 +69,8 @@ def plan_notes(
         counts=",".join(f"{c}={req.n}" for c in codes),
         seed=seed,
         language=lang,
-        templates=[req.template],
+        templates=[template_name],
+        form=form,
         examples="same_code" if use_examples else "none",
         demographics=req.demographics,
         min_symptoms=req.min_symptoms,
@@ -86,9 +95,7 @@ def plan_notes(
         # With an example in the request the named template is used as is; otherwise the planner's choice
         # (which falls back to a symptoms-only template for a code without real notes).
         template = (
-            get_template(req.template, lang, "chat")
-            if req.example
-            else template_by_id(plan["template_id"][i])
+            get_template(template_name, lang, form) if req.example else template_by_id(plan["template_id"][i])
         )
         system, prompt = render(
             template,
@@ -111,7 +118,7 @@ def plan_notes(
                 "example_text": example,
                 "template_id": template.id,
                 "seed": plan["seed"][i],
-                "messages": messages(system, prompt),
+                **({"messages": messages(system, prompt)} if form == "chat" else {"prompt": prompt}),
             }
         )
     return out

@@ -35,6 +35,8 @@ from ray.llm._internal.serve.core.configs.openai_api_models import (
 )
 from ray.llm._internal.serve.core.engine.protocol import LLMEngine
 
+from medsyn.models import with_bos
+
 
 class _BadRequest(Exception):
     def __init__(self, message: str, param: str | None = None) -> None:
@@ -237,7 +239,7 @@ class TransformersEngine(LLMEngine):
         ids: list[list[int]] = []
         for p in prompts:
             if isinstance(p, str):
-                ids.append(self.tokenizer(p, add_special_tokens=False)["input_ids"])
+                ids.append(self.tokenizer(with_bos(self.tokenizer, p), add_special_tokens=False)["input_ids"])
             elif isinstance(p, list) and all(isinstance(t, int) for t in p):
                 ids.append(list(p))
             else:

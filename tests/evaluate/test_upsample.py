@@ -86,3 +86,19 @@ def test_unknown_configuration_names_the_valid_ones() -> None:
         training_sets(REAL, {"synthetic": SYN}, UpsampleConfig(configs=["real+synthetic:often"]))
     with pytest.raises(MedsynError, match="names synthetic set 'gpt4'; sets: synthetic"):
         training_sets(REAL, {"synthetic": SYN}, UpsampleConfig(configs=["real+gpt4"]))
+
+
+def test_drawn_oot_codes_are_one_set_per_run() -> None:
+    # Every training seed of a run must remove (and be scored on) the same out-of-training codes:
+    # were they drawn per seed, `real-oot` would "predict" codes it was trained on in the other seeds.
+    config = UpsampleConfig(oot_fraction=0.5, configs=["real-oot"])
+    plans = [training_sets(REAL, {"synthetic": SYN}, config, seed=s) for s in range(6)]
+    assert len({tuple(p.oot_codes) for p in plans}) == 1 and len(plans[0].oot_codes) == 1
+    for plan in plans:
+        assert not set(plan.oot_codes) & set(plan.sets[1].codes)  # real-oot never sees them
+    # The draw follows the run's oot_seed (among the codes with real and synthetic notes).
+    drawn = {
+        tuple(training_sets(REAL, {"synthetic": SYN}, UpsampleConfig(oot_fraction=0.5, oot_seed=k)).oot_codes)
+        for k in range(8)
+    }
+    assert drawn == {("A00",), ("B00",)}

@@ -1,0 +1,77 @@
+"""`medsyn quality RUNDIR`: the quality gates of a generated set (medsyn.quality.gates), printed.
+
+medsyn quality runs/notes                                  # the run's own --notes, --kg and language
+medsyn quality runs/notes --notes train.jsonl --kg runs/kg --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from medsyn.errors import MedsynError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "quality",
+        help="quality gates of a generated run directory (language, repetition, length, symptom recall, "
+        "classifier agreement, copying, diversity)",
+        description="Judge a generated set against real notes. Defaults come from the run's run.json.",
+    )
+    p.add_argument("run_dir", help="a generation run directory (run.json + shards/)")
+    p.add_argument("--notes", help="real (train) notes to judge against (default: the run's --notes)")
+    p.add_argument("--kg", help="KG whose titles join the vocabulary (default: the run's --kg)")
+    p.add_argument("--language", help="language of the notes (default: the run's)")
+    p.add_argument(
+        "--sample", type=int, default=20_000, help="judge a seeded sample of at most this many notes"
+    )
+    p.add_argument("--json", action="store_true", help="print the gates as JSON")
+    p.set_defaults(func=cmd_quality)
+
+
+def print_gates(gates: dict[str, Any], console: Console) -> None:
+    from medsyn.quality.gates import gate_lines
+
+    table = Table(title=f"quality gates ({gates['n_text']} notes with text, {gates['failed']} failed)")
+    for column in ("gate", "value", "target", ""):
+        table.add_column(column)
+    for row in gate_lines(gates):
+        table.add_row(*row)
+    console.print(table)
+    length = gates["length"]
+    if length.get("real_q1_words") is not None:
+        console.print(
+            f"length: median {length['median_words']:.0f} words; real notes of these codes "
+            f"{length['real_q1_words']:.0f}-{length['real_q3_words']:.0f} (interquartile)"
+        )
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from medsyn.quality.gates import reference_for, run_gates
+
+    run_dir = Path(args.run_dir)
+    run_file = run_dir / "run.json"
+    if not run_file.is_file():
+        raise MedsynError(f"{run_dir} is not a generation run directory (no run.json)")
+    config = json.loads(run_file.read_text(encoding="utf-8"))["config"]
+    if args.sample < 1:
+        raise MedsynError(f"--sample must be >= 1, got {args.sample}")
+    reference = reference_for(
+        args.notes or config.get("notes"),
+        args.kg or config.get("kg"),
+        args.language or config.get("language", "ru"),
+        text_column=None if args.notes else config.get("text_column"),
+        code_column="code" if args.notes else config.get("code_column", "code"),
+    )
+    gates = run_gates(str(run_dir), reference, sample=args.sample)
+    if args.json:
+        print(json.dumps(gates, indent=2, ensure_ascii=False))
+    else:
+        print_gates(gates, Console())
+    return 0

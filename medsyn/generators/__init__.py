@@ -1,0 +1,68 @@
+"""medsyn's own generators: LoRA adapters shipped with medsyn, each on a packaged base model.
+
+    from medsyn.generators import generator_for
+    g = generator_for("ru")           # Generator(name='gemma3-270m-ru', base_model='gemma3-270m', ...)
+    g.adapter_dir                     # medsyn/generators/gemma3-270m-ru (adapter + medsyn_adapter.json)
+
+`medsyn generate --language ru` (and `medsyn serve`) use the generator of the language unless `--model` is
+given. Each adapter was trained by `medsyn finetune --config medsyn/generators/NAME.yaml` (the YAML beside
+it); its medsyn_adapter.json records the data, config, seed, steps and losses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from medsyn.errors import MedsynError
+
+
+@dataclass(frozen=True)
+class Generator:
+    name: str
+    language: str
+    base_model: str  # a packaged model name (medsyn.models.PACKAGED)
+    template: str  # the prompt template it was trained on (medsyn/prompts/templates.yaml)
+    form: str
+    temperature: float
+    top_p: float
+    max_tokens: int
+
+    @property
+    def adapter_dir(self) -> Path:
+        return Path(str(resources.files("medsyn.generators").joinpath(self.name)))
+
+    @property
+    def config_file(self) -> Path:
+        return Path(str(resources.files("medsyn.generators").joinpath(f"{self.name}.yaml")))
+
+
+GENERATORS = {
+    "gemma3-270m-ru": Generator(
+        name="gemma3-270m-ru",
+        language="ru",
+        base_model="gemma3-270m",
+        template="instruction_note",
+        form="completion",
+        temperature=0.7,
+        top_p=0.9,
+        max_tokens=128,
+    ),
+}
+
+
+def generator_for(language: str) -> Generator | None:
+    """The shipped generator writing `language` (None where medsyn ships none)."""
+    return next((g for g in GENERATORS.values() if g.language == language), None)
+
+
+def resolve_adapter(adapter: str | Path) -> Path:
+    """An adapter directory: a shipped generator's name (`gemma3-270m-ru`) or a path."""
+    name = str(adapter)
+    if name in GENERATORS:
+        path = GENERATORS[name].adapter_dir
+        if not (path / "adapter_config.json").is_file():
+            raise MedsynError(f"the shipped generator {name!r} is missing its adapter files in {path}")
+        return path
+    return Path(name).expanduser()

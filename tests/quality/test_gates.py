@@ -1,0 +1,115 @@
+"""Quality gates on hand-made real and generated notes, each value counted by hand."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from medsyn.quality.gates import RealReference, gate_lines, is_degenerate, quality_gates
+from medsyn.quality.text import tokens
+
+REAL = pa.table(
+    {
+        "note_id": [f"r{i}" for i in range(8)],
+        "code": ["J06"] * 4 + ["K29"] * 4,
+        "text": [
+            "Насморк, боль в горле, температура 37.5 второй день.",
+            "Кашель и чихание, слабость, заложенность носа третий день.",
+            "Боль в горле при глотании, насморк и кашель с утра.",
+            "Температура 38, ломота в теле, насморк, слабость и головная боль.",
+            "Боли в эпигастрии после еды, изжога, тошнота по утрам.",
+            "Изжога и отрыжка кислым, тяжесть в животе после еды.",
+            "Тошнота, горечь во рту, боли в эпигастрии натощак.",
+            "Жалобы на изжогу, вздутие живота и тяжесть после еды.",
+        ],
+    }
+)
+GOOD_J06 = "Насморк и кашель, боль в горле, слабость второй день."
+GOOD_K29 = "Изжога и тошнота, боли в эпигастрии после еды."
+GIBBERISH = "Одиной стило победительное меньевостроительное угодно тракобесие"
+LOOP = "боль в горле и боль в горле и боль в горле и боль в горле"
+COPY = REAL["text"][4].as_py()  # a real K29 note, word for word
+
+
+def _generated(rows: list[tuple[str, str | None, float | None, bool, str | None]]) -> pa.Table:
+    return pa.table(
+        {
+            "code": [r[0] for r in rows],
+            "text": [r[1] for r in rows],
+            "symptom_recall": [r[2] for r in rows],
+            "copied_example": [r[3] for r in rows],
+            "error": [r[4] for r in rows],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def reference() -> RealReference:
+    return RealReference.build(REAL, ["Острые инфекции верхних дыхательных путей", "Гастрит и дуоденит"])
+
+
+def test_each_gate_counted_by_hand(reference: RealReference) -> None:
+    generated = _generated(
+        [
+            ("J06", GOOD_J06, 1.0, False, None),
+            ("K29", GOOD_K29, 0.5, False, None),
+            ("J06", GIBBERISH, 0.0, False, None),
+            ("J06", LOOP, 0.5, False, None),
+            ("K29", COPY, 1.0, True, None),  # copies its example, and a real note
+            ("J06", None, None, False, "timeout"),  # a failed row: counted apart, judged nowhere
+        ]
+    )
+    g = quality_gates(generated, reference)
+    assert (g["n"], g["n_text"], g["failed"]) == (6, 5, 1)
+    # Language: the gibberish alone has under 70% known words (the loop's words are all real ones).
+    assert g["language"]["value"] == pytest.approx(4 / 5) and g["language"]["passed"] is False
+    assert g["degenerate"]["value"] == pytest.approx(1 / 5) and g["degenerate"]["passed"] is False
+    assert g["symptom_recall"]["value"] == pytest.approx((1.0 + 0.5 + 0.0 + 0.5 + 1.0) / 5)
+    # The copy is caught twice (example flag and the real-note index), counted once.
+    assert g["copy_rate"]["value"] == pytest.approx(1 / 5)
+    assert g["copy_rate"]["example"] == pytest.approx(1 / 5) and g["copy_rate"]["real"] == pytest.approx(
+        1 / 5
+    )
+    # The real-trained classifier recognises good notes of both codes (2 codes: top 3 holds both, so
+    # every judged note agrees); 5 notes judged.
+    assert g["classifier_agreement"]["judged"] == 5
+    assert g["classifier_agreement"]["value"] == 1.0
+    # Length: each note's percentile among its code's real notes, the median of those.
+    lengths = {
+        c: sorted(
+            len(tokens(t)) for t, cc in zip(REAL["text"].to_pylist(), REAL["code"].to_pylist()) if cc == c
+        )
+        for c in ("J06", "K29")
+    }
+    pct = sorted(
+        sum(x <= len(tokens(text)) for x in lengths[code]) / 4
+        for code, text in [
+            ("J06", GOOD_J06),
+            ("K29", GOOD_K29),
+            ("J06", GIBBERISH),
+            ("J06", LOOP),
+            ("K29", COPY),
+        ]
+    )
+    assert g["length"]["value"] == pytest.approx(pct[2])
+    assert g["passed"] is False
+    assert [row[0] for row in gate_lines(g)][-1] == "diversity"
+
+
+def test_good_notes_pass_and_without_reference_gates_are_unjudged(reference: RealReference) -> None:
+    good = _generated([("J06", GOOD_J06, 1.0, False, None), ("K29", GOOD_K29, 1.0, False, None)])
+    g = quality_gates(good, reference)
+    assert g["language"]["passed"] and g["degenerate"]["passed"] and g["copy_rate"]["passed"]
+    assert g["diversity"]["near_duplicates"] == 0.0 and 0 < g["diversity"]["distinct_2"] <= 1
+    bare = quality_gates(good, None)
+    assert bare["language"]["value"] is None and "--notes" in bare["language"]["reason"]
+    assert bare["classifier_agreement"]["value"] is None and bare["passed"] is None
+    assert bare["degenerate"]["value"] == 0.0
+
+
+def test_degenerate_and_real_notes() -> None:
+    assert is_degenerate(tokens(LOOP))
+    assert not is_degenerate(tokens(GOOD_J06))
+    assert is_degenerate(tokens("да " * 20))
+    # Real notes are not flagged.
+    assert not any(is_degenerate(tokens(t)) for t in REAL["text"].to_pylist())
