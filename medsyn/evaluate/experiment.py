@@ -39,6 +39,7 @@ from medsyn.evaluate.synthetic import read_synthetic
 from medsyn.evaluate.transformer import TransformerClassifier, TransformerConfig
 from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, training_sets
 from medsyn.notes import load_notes
+from medsyn.quality.gates import RealReference, quality_gates
 
 
 @dataclass
@@ -169,10 +170,13 @@ def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, 
     kept: dict[str, pa.Table] = {}
     filters: dict[str, Any] = {}
     privacy: dict[str, Any] = {}
+    gates: dict[str, Any] = {}
+    reference = RealReference.build(train, seed=config.seed)  # the train notes only, never the test
     (out / "synthetic").mkdir()
     filter_config, privacy_config = config.section(FilterConfig), config.section(PrivacyConfig)
     for label, path in zip(labels, config.synthetic, strict=True):
         table = read_synthetic(path, name=label)
+        gates[label] = quality_gates(table, reference)  # before the filters: the set as generated
         result = apply_filters(table, real_texts, filter_config, real_codes=real_codes, seed=config.seed)
         kept[label] = result.kept
         filters[label] = {
@@ -203,6 +207,8 @@ def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, 
     upsample = config.section(UpsampleConfig)
     plans = {seed: training_sets(train, kept, upsample, seed=seed) for seed in seeds}
     oot_codes = plans[seeds[0]].oot_codes
+    real_counts = _count(real_codes)
+    rare_codes = sorted(c for c, n in real_counts.items() if n < plans[seeds[0]].rare_below)
     # A configuration whose training set has fewer than 2 codes (say `synthetic` after the filters
     # removed every note) cannot train a classifier: it is reported as skipped, with the reason.
     skipped: dict[str, Any] = {}
@@ -246,8 +252,10 @@ def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, 
         "bootstrap": config.bootstrap,
         "oot_codes": oot_codes,
         "rare_below": plans[seeds[0]].rare_below,
-        "configs": _aggregate(jobs, ranks, test_codes, oot_codes, config),
+        "rare_codes": rare_codes,
+        "configs": _aggregate(jobs, ranks, test_codes, oot_codes, rare_codes, config),
         "skipped_configs": skipped,
+        "quality": gates,
         "filters": filters,
         "privacy": privacy,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
@@ -264,10 +272,13 @@ def _aggregate(
     ranks: list[np.ndarray],
     test_codes: list[str],
     oot_codes: list[str],
+    rare_codes: list[str],
     config: EvaluateConfig,
 ) -> dict[str, Any]:
     idx = bootstrap_indices(len(test_codes), config.bootstrap, config.seed)
     oot_mask = np.isin(np.asarray(test_codes), oot_codes)
+    rare_mask = np.isin(np.asarray(test_codes), rare_codes)
+    rare_idx = bootstrap_indices(int(rare_mask.sum()), config.bootstrap, config.seed)
     by_name: dict[str, list[tuple[TrainingSet, np.ndarray]]] = {}
     for (s, _), r in zip(jobs, ranks, strict=True):
         by_name.setdefault(s.name, []).append((s, r))
@@ -291,6 +302,21 @@ def _aggregate(
         entry["delta_vs_real"] = {
             f"hit@{k}": paired_delta(per_note[name][k], per_note["real"][k], idx) for k in KS
         }
+        control = volume_control(name)
+        if control in per_note:
+            entry["delta_vs_control"] = {"control": control} | {
+                f"hit@{k}": paired_delta(per_note[name][k], per_note[control][k], idx) for k in KS
+            }
+        if rare_mask.any():  # the test notes of rare codes (fewer than rare_below real training notes)
+            rare = {k: per_note[name][k][rare_mask] for k in KS}
+            entry["rare"] = {f"hit@{k}": float(rare[k].mean()) for k in KS} | {"n_test": int(rare_mask.sum())}
+            entry["rare"]["delta_vs_real"] = {
+                f"hit@{k}": paired_delta(rare[k], per_note["real"][k][rare_mask], rare_idx) for k in KS
+            }
+            if control in per_note:
+                entry["rare"]["delta_vs_control"] = {
+                    f"hit@{k}": paired_delta(rare[k], per_note[control][k][rare_mask], rare_idx) for k in KS
+                }
         entry["oot"] = {
             f"hit@{k}": float(per_note[name][k][oot_mask].mean()) if oot_mask.any() else None for k in KS
         } | {"n_test": int(oot_mask.sum())}
@@ -309,6 +335,14 @@ def _aggregate(
             entry["unmatched_replicas"] = first.unmatched
         out[name] = entry
     return out
+
+
+def volume_control(name: str) -> str | None:
+    """The volume control of a real+SET configuration: `real+replicated(SET)` with the same rule."""
+    head, sep, rule = name.partition(":")
+    if not head.startswith("real+") or head.startswith("real+replicated("):
+        return None
+    return f"real+replicated({head[len('real+') :]})" + (sep + rule)
 
 
 def _count(items: list[str]) -> dict[str, int]:

@@ -91,12 +91,44 @@ def markdown(report: dict[str, Any]) -> str:
                 f"has Hit@3 {_pct(c)}."
             )
     lines.append(f"Rare codes (rule `:rare`): fewer than {report['rare_below']} real training notes.")
+    rare_rows = [(n, c) for n, c in report["configs"].items() if "rare" in c]
+    if rare_rows:
+        n_rare = rare_rows[0][1]["rare"]["n_test"]
+        lines += [
+            "",
+            f"On the test notes of rare codes ({n_rare} notes of {len(report.get('rare_codes', []))} codes):",
+            "",
+            "| configuration | Hit@1 | Hit@3 | ΔHit@3 vs real | ΔHit@3 vs its volume control |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, c in rare_rows:
+            r = c["rare"]
+            d = r["delta_vs_real"]["hit@3"]
+            ctl = r.get("delta_vs_control", {}).get("hit@3")
+            ctl_text = f"{100 * ctl['delta']:+.2f} {_ci(ctl['ci'])}" if ctl else ""
+            lines.append(
+                f"| {name} | {_pct(r['hit@1'])} | {_pct(r['hit@3'])} | "
+                f"{100 * d['delta']:+.2f} {_ci(d['ci'])} | {ctl_text} |"
+            )
+        lines.append("")
     if report["oot_codes"]:
         lines.append(f"Out-of-training codes (real notes removed): {', '.join(report['oot_codes'])}.")
     unseen = inputs["test_codes_unseen_in_train"]
     if unseen:
         lines.append(f"Test codes with no real training notes ({len(unseen)}): {', '.join(unseen)}.")
-    lines += ["", "## Filters", ""]
+    lines += ["", "## Quality gates (each synthetic set as generated, before the filters)", ""]
+    for label, g in report.get("quality", {}).items():
+        from medsyn.quality.gates import gate_lines
+
+        lines += [
+            f"`{label}`: {g['n_text']} notes with text, {g['failed']} failed.",
+            "",
+            "| gate | value | target | |",
+            "|---|---:|---|---|",
+        ]
+        lines += [f"| {' | '.join(row)} |" for row in gate_lines(g)]
+        lines.append("")
+    lines += ["## Filters", ""]
     for label, f in report["filters"].items():
         lines += [
             f"`{label}` ({f['path']}): {f['n']} notes, {f['kept']} kept.",

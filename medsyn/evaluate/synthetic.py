@@ -23,6 +23,7 @@ COLUMNS = (
     "symptom_recall",
     "example_similarity",
     "example_containment",
+    "copied_example",
     "error",
 )
 

@@ -149,6 +149,26 @@ def _collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str,
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+def epoch_batches(
+    lengths: list[int], steps: int, batch_size: int, seed: int, epoch: int, rank: int, world: int
+) -> list[Any]:
+    """This worker's `steps` batches (sample indices) of one epoch: a seeded shuffle, every world-th
+    sample, then batches of similar lengths (sorted within windows of 32 batches, batch order shuffled
+    again) so little compute goes to padding. A pure function of its arguments: a resumed run sees the
+    same batches."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, epoch])
+    mine = rng.permutation(len(lengths))[rank::world][: steps * batch_size]
+    window = 32 * batch_size
+    batches = []
+    for lo in range(0, len(mine), window):
+        chunk = mine[lo : lo + window]
+        chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def answer_loss(model: Any, inputs: dict[str, Any]) -> Any:
     """The causal LM loss of `inputs` (labels -100 outside the answers), computing the output layer only
     at positions whose next token is an answer token: the same value as `model(**inputs).loss`, at a
@@ -288,15 +308,24 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
         return float(np.mean(losses))
 
     model.train()
+    plans: dict[int, list[Any]] = {}
     window: list[float] = []
     train_seconds = 0.0
     while step < total:
         t0 = time.perf_counter()
         epoch, position = divmod(step, steps_per_epoch)
-        order = np.random.default_rng([cfg["seed"], epoch]).permutation(len(train))
-        mine = order[rank::world]
-        lo = position * cfg["batch_size"]
-        batch = [train[i] for i in mine[lo : lo + cfg["batch_size"]]]
+        if epoch not in plans:
+            plans.clear()
+            plans[epoch] = epoch_batches(
+                [len(ids) for ids, _ in train],
+                steps_per_epoch,
+                cfg["batch_size"],
+                cfg["seed"],
+                epoch,
+                rank,
+                world,
+            )
+        batch = [train[i] for i in plans[epoch][position]]
         loss = loss_on(batch)
         loss.backward()
         optimizer.step()
@@ -307,7 +336,7 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
         train_seconds += time.perf_counter() - t0
         if rank == 0 and step % cfg.get("log_every", 10) == 0:
             print(
-                f"step {step}/{total}  loss {np.mean(window[-cfg.get('log_every', 10):]):.4f}  "
+                f"step {step}/{total}  loss {np.mean(window[-cfg.get('log_every', 10) :]):.4f}  "
                 f"{tokens * world / max(train_seconds, 1e-9):.0f} tokens/s",
                 flush=True,
             )

@@ -77,6 +77,7 @@ def test_whole_experiment_on_a_rumedtop3_sample(sample) -> None:  # type: ignore
         seeds=2,
         bootstrap=200,
         oot_codes=[sample["codes"][0]],
+        rare_below=NOTES_PER_CODE + 1,  # every code is rare: the rare-code figures cover all test notes
     )
     report = run_evaluate(config)
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(report))
@@ -99,8 +100,27 @@ def test_whole_experiment_on_a_rumedtop3_sample(sample) -> None:  # type: ignore
     assert configs["real"]["delta_vs_real"]["hit@3"] == {"delta": 0.0, "ci": [0.0, 0.0]}
     # Real notes of 6 codes: a TF-IDF classifier is far better than chance (1/6) on real dev notes.
     assert configs["real"]["hit@1"] > 0.4
+    # Rare codes and volume controls: each real+SET configuration is compared with real+replicated(SET)
+    # over all test notes and over the test notes of rare codes.
+    assert report["rare_codes"] == sorted(
+        c for c, n in configs["real"]["n_train_by_code"].items() if n < report["rare_below"]
+    )
+    mixed = configs["real+synthetic:rare"]
+    assert mixed["delta_vs_control"]["control"] == "real+replicated(synthetic):rare"
+    if report["rare_codes"]:
+        assert mixed["rare"]["n_test"] == sum(
+            configs["real"]["per_code"][c]["n_test"] for c in report["rare_codes"]
+        )
+        assert "hit@3" in mixed["rare"]["delta_vs_control"]
     # Without real notes of the out-of-training code, the classifier never predicts it.
     assert configs["real-oot"]["oot"]["hit@5"] == 0.0 and configs["real-oot"]["oot"]["n_test"] > 0
+
+    # The quality gates of the set as generated: an echo of the prompt (example note included) is
+    # flagged as copying, and the report prints the gates.
+    gates = report["quality"]["synthetic"]
+    assert gates["n"] == 36 and gates["copy_rate"]["value"] > 0.5 and gates["copy_rate"]["passed"] is False
+    assert gates["classifier_agreement"]["judged"] == 36 and gates["passed"] is False
+    assert "## Quality gates" in (out / "report.md").read_text()
 
     # The funnel adds up; every synthetic note has its row and reason in the filtered table.
     assert f["n"] == 36 and sum(s["removed"] for s in f["funnel"]) == 36 - f["kept"]

@@ -168,3 +168,32 @@ def test_bad_input(dataset: Path, tiny_model: Path, default_model: Path, tmp_pat
         make_engine("hf", str(default_model), adapter=tmp_path / "other")
     with pytest.raises(MedsynError, match="not a LoRA adapter directory"):
         make_engine("hf", str(tiny_model), adapter=tmp_path)
+
+
+def test_finetune_from_notes_trains(ray_local, tiny_model: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`medsyn finetune --notes FILE --kg KG --out RUN` (the README's command) builds the dataset, then
+    trains: it used to stop with "give one of --dataset or --notes" once the dataset was built."""
+    import hashlib
+
+    from medsyn.cli.main import main
+    from tests.finetune.conftest import TRAIN, write_notes
+
+    notes = write_notes(TRAIN, tmp_path / "train.jsonl")
+    out = tmp_path / "run"
+    args = [
+        "finetune", "--notes", str(notes), "--kg", "demo", "--out", str(out), "--base-model", str(tiny_model),
+        "--tasks", "note_from_title_symptoms,kg_symptoms", "--max-steps", "2", "--batch-size", "2",
+        "--checkpoint-every", "2", "--lora-r", "4", "--lora-alpha", "8",
+    ]  # fmt: skip
+    assert main(args) == 0
+    meta = json.loads((out / "adapter" / "medsyn_adapter.json").read_text())
+    assert meta["complete"] and meta["step"] == 2
+    assert meta["config"]["notes"] == str(notes) and meta["config"]["dataset"] is None
+    assert meta["data"] == {
+        "kg": "demo",
+        "notes": "train.jsonl",
+        "sha256": hashlib.sha256(notes.read_bytes()).hexdigest(),
+    }
+    assert set(meta["train_samples_by_task"]) <= {"note_from_title_symptoms", "kg_symptoms"}
+    assert meta["train_samples_by_task"]["note_from_title_symptoms"] > 0
+    assert (out / "dataset" / "train").is_dir()

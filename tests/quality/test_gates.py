@@ -77,7 +77,9 @@ def test_each_gate_counted_by_hand(reference: RealReference) -> None:
     # Length: each note's percentile among its code's real notes, the median of those.
     lengths = {
         c: sorted(
-            len(tokens(t)) for t, cc in zip(REAL["text"].to_pylist(), REAL["code"].to_pylist()) if cc == c
+            len(tokens(t))
+            for t, cc in zip(REAL["text"].to_pylist(), REAL["code"].to_pylist(), strict=True)
+            if cc == c
         )
         for c in ("J06", "K29")
     }

@@ -1,0 +1,37 @@
+"""Serve's defaults: Russian notes come from the shipped generator (its adapter, template and prompt form);
+other languages keep the packaged English model and the paper's chat prompt."""
+
+from __future__ import annotations
+
+from medsyn.kg import open_kg
+from medsyn.serving.config import ServeConfig
+from medsyn.serving.notes import NotesRequest, plan_notes
+
+
+def test_russian_notes_default_to_the_shipped_generator() -> None:
+    ru = ServeConfig()
+    assert (ru.model, ru.adapters, ru.notes_model) == ("gemma3-270m", ["ru=gemma3-270m-ru"], "gemma3-270m:ru")
+    assert (ru.notes_template, ru.notes_form) == ("instruction_note", "completion")
+    en = ServeConfig(language="en")
+    assert (en.model, en.adapters, en.notes_model) == ("smollm2-135m-instruct", [], None)
+    assert (en.notes_template, en.notes_form) == ("paper_main", "chat")
+    # A model of one's own: no shipped adapter is added.
+    own = ServeConfig(model="/models/mine", adapters=["ft=/runs/ft/adapter"])
+    assert own.adapters == ["ft=/runs/ft/adapter"] and own.notes_model is None
+
+
+def test_completion_form_plans_a_prompt_not_messages() -> None:
+    kg = open_kg("demo")
+    request = NotesRequest(codes=["J06"], n=2, seed=3)
+    notes = plan_notes(
+        kg, None, request, language="ru", default_template="instruction_note", form="completion"
+    )
+    assert len(notes) == 2 and all("messages" not in n for n in notes)
+    for n in notes:
+        assert n["template_id"] == "instruction_note.ru.completion.v1"
+        assert n["prompt"].startswith("### Задание:\n") and n["prompt"].endswith("### Ответ:\n")
+        assert f"«{n['title']}»" in n["prompt"] and ", ".join(n["symptoms"]) in n["prompt"]
+    chat = plan_notes(
+        kg, None, NotesRequest(codes=["J06"], seed=3, template="baseline_symptoms"), language="ru"
+    )
+    assert chat[0]["messages"][-1]["role"] == "user" and "prompt" not in chat[0]
