@@ -41,6 +41,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from medsyn.cli.quality import print_gates
 
         print_gates(summary["quality"], console)
+    if not (summary["missing"] or summary["duplicates"]):
+        console.print(
+            f"next: [bold]medsyn quality {summary['out']}[/bold] (the gates again, any time) · [bold]medsyn "
+            f"evaluate --train TRAIN --test TEST --synthetic {summary['out']} --out RUNDIR[/bold] (does it "
+            "help a classifier?)"
+        )
     if summary["missing"] or summary["duplicates"]:
         console.print(
             f"[red]incomplete: {summary['missing']} missing, {summary['duplicates']} duplicated rows[/red]"

@@ -391,23 +391,26 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
             "top_p": config.top_p,
             "max_tokens": config.max_tokens,
         }
-        blocks = np.array_split(todo, max(1, -(-len(todo) // config.shard_rows)))
+        # A shard is written (and the progress bar moves) when its notes are done: a small run gets at
+        # least 8 shards (of at least one generation batch each) so the bar moves as batches finish.
+        shard_rows = min(config.shard_rows, max(config.batch_size, -(-len(todo) // 8)))
+        blocks = np.array_split(todo, max(1, -(-len(todo) // shard_rows)))
         ds = ray.data.from_numpy(blocks).rename_columns({"data": "row"})  # one block per shard, no shuffle
         plan = partial(stages.plan_and_prompt, planner=planner, with_messages=config.engine == "vllm")
         ds = ds.map_batches(
             plan,
-            batch_size=config.shard_rows,
+            batch_size=shard_rows,
             batch_format="pyarrow",
         )
         ds = _generate_stage(ds, config)
         ds = ds.map_batches(
             partial(stages.score, copy_threshold=config.copy_threshold),
-            batch_size=config.shard_rows,
+            batch_size=shard_rows,
             batch_format="pyarrow",
         )
         ds = ds.map_batches(
             partial(stages.write_shard, shard_dir=str(out / SHARDS), provenance=provenance),
-            batch_size=config.shard_rows,
+            batch_size=shard_rows,
             batch_format="pyarrow",
         )
         with tqdm(total=len(todo), unit="note", disable=not progress, desc="generate") as bar:

@@ -199,8 +199,17 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
     note_texts = notes["text"].to_pylist() if notes is not None else []
     note_ids = notes["note_id"].to_pylist() if notes is not None else []
     codes = [c.strip().upper() for c in config.codes] or sorted(set(note_codes))
+    if not codes:  # neither --codes nor --notes: every category of the KG with symptoms in the language
+        codes = [
+            c
+            for c in kg.codes("category")
+            if kg.symptoms(c, language=config.language, include_descendants=config.include_subcodes)
+        ]
     if not codes:
-        raise MedsynError("no codes: pass --codes LIST or --notes FILE")
+        raise MedsynError(
+            f"no codes: pass --codes LIST or --notes FILE (no category of the KG {kg.location()} has "
+            f"{config.language} symptoms)"
+        )
     unknown = [c for c in codes if not kg.has(c)]
     if unknown:
         hints = "; ".join(str(UnknownCodeError(c, kg.suggest(c))) for c in unknown)

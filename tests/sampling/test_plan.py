@@ -125,6 +125,15 @@ def test_codes_default_to_the_notes_codes(demo: KGStore) -> None:
     assert planner.allocation() == {"J06": 2, "M54": 2}
 
 
+def test_without_codes_or_notes_every_category_with_symptoms(demo: KGStore) -> None:
+    planner = build_planner(demo, None, PlanConfig(n=44, examples="none"))
+    expected = [
+        c for c in demo.codes("category") if demo.symptoms(c, language="ru", include_descendants=True)
+    ]
+    assert len(expected) >= 20 and sorted(planner.allocation()) == expected
+    assert all(n == 2 for n in planner.allocation().values()) and planner.total == 44
+
+
 def test_bad_input(demo: KGStore) -> None:
     with pytest.raises(
         MedsynError, match=r"code\(s\) not in the KG demo: unknown ICD-10 code 'M55'; close codes: M54"
