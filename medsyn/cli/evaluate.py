@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -29,18 +30,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     table = Table(
         title="Hit@k on the test set (mean over seeds; Δ vs real with its 95% paired bootstrap interval)"
     )
-    for column in ("configuration", "n_train", "Hit@1", "Hit@3", "Hit@5", "ΔHit@3 vs real"):
+    columns = ("configuration", "n_train", "Hit@1", "Hit@3", "Hit@5", "ΔHit@3 vs real", "rare ΔHit@3 vs real",
+               "rare ΔHit@3 vs control", "OOT Hit@3")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="left" if column == "configuration" else "right", no_wrap=True)
+
+    def delta(d: dict[str, Any] | None) -> str:
+        return (
+            "" if d is None else f"{100 * d['delta']:+.2f} [{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}]"
+        )
+
     for name, c in report["configs"].items():
-        d = c["delta_vs_real"]["hit@3"]
+        rare = c.get("rare", {})
+        oot = c["oot"]["hit@3"]
         table.add_row(
             name,
             str(c["n_train"]),
             *(f"{100 * c[f'hit@{k}']:.2f}" for k in (1, 3, 5)),
-            f"{100 * d['delta']:+.2f} [{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}]",
+            delta(c["delta_vs_real"]["hit@3"]),
+            delta(rare.get("delta_vs_real", {}).get("hit@3")),
+            delta(rare.get("delta_vs_control", {}).get("hit@3")),
+            "" if oot is None else f"{100 * oot:.2f}",
         )
     console = Console(stderr=True)
-    console.width = max(console.width, 140)  # never truncate configuration names
+    console.width = max(console.width, 200)  # never truncate configuration names
     console.print(table)
     console.print(f"report: {config.out}/report.md ({report['seconds']} s)")
     return 0

@@ -17,7 +17,8 @@ Gates (value over the notes that have text; failed generations are counted apart
   in its top 3 (notes of codes it never saw are not judged).
 - `copy_rate`: share of notes that copy their example (5-gram containment >= the run's threshold) or any
   real note (5-gram Jaccard with the nearest real note >= `COPY_JACCARD`: near-identical; short notes
-  share stock phrases with real ones, so containment alone would flag ordinary wording).
+  share stock phrases with real ones, so containment would flag ordinary wording). Real RuMedTop3 dev
+  notes against train: 1.4% at 0.8 (repeat visits), 6.4% at 0.7.
 - `diversity`: distinct word 1- and 2-grams over all words, and the near-duplicate share (MinHash 0.8);
   reported, no target.
 """
@@ -35,7 +36,7 @@ import pyarrow as pa
 from medsyn.quality.text import tokens
 
 KNOWN_WORDS = 0.7  # a note is in the language when this share of its words is known
-COPY_JACCARD = 0.7  # a note copies a real note when their 5-gram sets have this Jaccard similarity
+COPY_JACCARD = 0.8  # a note copies a real note when their 5-gram sets have this Jaccard similarity
 TOP_K = 3
 
 
