@@ -67,3 +67,30 @@ def test_prompt_format_is_the_papers() -> None:
     assert prompt_text(s) == ("### Задание:\nПродолжи запись.\n\n### Вход:\nБоль в\n\n### Ответ:\n", "горле.")
     en = {"language": "en", "instruction": "List them.", "input": "", "output": "cough"}
     assert prompt_text(en) == ("### Task:\nList them.\n\n### Answer:\n", "cough")
+
+
+def test_generator_task_prompt_is_the_generation_template() -> None:
+    """note_from_title_symptoms trains on exactly the prompt the generation job renders from the
+    `instruction_note` template: same text for the same title and symptoms, in both languages."""
+    from medsyn.prompts import get_template, render
+
+    title = "Острые инфекции верхних дыхательных путей"
+    samples = note_tasks("n1", "J06", NOTE, KG, language="ru", seed=0, title=title)
+    task = next(s for s in samples if s["task"] == "note_from_title_symptoms")
+    assert sorted(task["input"].split(", ")) == ["боль в горле", "насморк"] and task["output"] == NOTE
+    prompt, answer = prompt_text(task)
+    symptoms = task["input"].split(", ")
+    _, rendered = render(get_template("instruction_note", "ru", "completion"), symptoms=symptoms, title=title)
+    assert prompt == rendered and answer == NOTE
+    en = note_tasks("n1", "J06", "Sore throat and runny nose for three days.", ["sore throat"], language="en",
+                    seed=0, title="Acute upper respiratory infections")  # fmt: skip
+    _, rendered_en = render(
+        get_template("instruction_note", "en", "completion"),
+        symptoms=["sore throat"],
+        title="Acute upper respiratory infections",
+    )
+    assert prompt_text(en[0])[0] == rendered_en
+    # Without a title (no KG disease) there is no generator sample.
+    assert "note_from_title_symptoms" not in {
+        s["task"] for s in note_tasks("n1", "J06", NOTE, KG, language="ru", seed=0)
+    }
