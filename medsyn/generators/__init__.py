@@ -45,7 +45,7 @@ GENERATORS = {
         base_model="gemma3-270m",
         template="instruction_note",
         form="completion",
-        temperature=0.7,
+        temperature=0.5,
         top_p=0.9,
         max_tokens=128,
     ),
