@@ -79,8 +79,14 @@ def _convert_packaged(name: str) -> Path:
     config.architectures = [type(gguf_model).__name__]
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(gguf_model.state_dict())
+    return _save_dir(out, model, tokenizer)
+
+
+def _save_dir(out: Path, model: Any, tokenizer: Any) -> Path:
+    """Save a model directory under a temporary name, then rename it into place: a half-written one never
+    looks complete, and a process that lost the race to another keeps the winner's."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -89,7 +95,7 @@ def _convert_packaged(name: str) -> Path:
         except OSError:
             if not out.is_dir():
                 raise
-            shutil.rmtree(tmp)  # another process converted it meanwhile (complete: renamed into place)
+            shutil.rmtree(tmp)  # saved by another process meanwhile (complete: renamed into place)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -195,18 +201,4 @@ def merged_model(model: str | Path, adapter: str | Path) -> Path:
 
     lm = AutoModelForCausalLM.from_pretrained(base, dtype="float32")
     merged = PeftModel.from_pretrained(lm, str(adapter_dir)).merge_and_unload()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        merged.save_pretrained(tmp)
-        AutoTokenizer.from_pretrained(base).save_pretrained(tmp)
-        try:
-            tmp.rename(out)
-        except OSError:
-            if not out.is_dir():
-                raise
-            shutil.rmtree(tmp)  # merged by another process meanwhile
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return _save_dir(out, merged, AutoTokenizer.from_pretrained(base))

@@ -62,6 +62,7 @@ class MedsynIngress(OpenAiIngress):
         self.settings = ServeConfig(**settings)
         self.kg = open_kg(self.settings.kg)
         self.real_notes = load_notes(self.settings.notes) if self.settings.notes else None
+        self._adapters_in_use: set[str] = set()  # adapter models that answered a /v1/notes request
 
     # -- models and LoRA adapters (<model id>:<adapter name>) ----------------------------------------
     async def _get_model_id(self, model: str | None) -> str:
@@ -185,7 +186,15 @@ class MedsynIngress(OpenAiIngress):
                     code="context_length_exceeded",
                 )
         started = time.monotonic()
-        results = await asyncio.gather(
+        results = []
+        if ":" in model and model not in self._adapters_in_use:
+            # The first request for an adapter loads it on the replica; ray.serve.llm's vLLM engine refuses a
+            # second concurrent load of the same adapter ("already been loaded"), so one note goes first.
+            results.append(await self._generate_note(model, planned[0], body, max_tokens))
+            planned = planned[1:]
+            if not results[0].get("error"):
+                self._adapters_in_use.add(model)
+        results += await asyncio.gather(
             *(self._generate_note(model, note, body, max_tokens) for note in planned)
         )
         failed = [r for r in results if r.get("error")]
