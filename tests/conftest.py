@@ -49,6 +49,52 @@ def real_kg_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def s3_server():  # type: ignore[no-untyped-def]
+    """A real S3-compatible HTTP server (moto's server mode) on 127.0.0.1 for the whole session.
+
+    Its endpoint and credentials go into the environment first (autouse), so every Ray worker the tests
+    start inherits them, as workers on a real cluster read theirs from their node's environment.
+    Yields a function that creates a fresh bucket and returns its s3:// URI.
+    """
+    import logging
+    import os
+    import uuid
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "medsyn-test",
+        "AWS_SECRET_ACCESS_KEY": "medsyn-test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+
+    def bucket() -> str:
+        name = f"medsyn-{uuid.uuid4().hex[:12]}"
+        client.create_bucket(Bucket=name)
+        return f"s3://{name}"
+
+    try:
+        yield bucket
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def ray_local():  # type: ignore[no-untyped-def]
     """A real local Ray shared by the tests that need one (8 logical CPUs, as medsyn's local jobs use)."""

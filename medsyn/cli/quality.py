@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -24,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "classifier agreement, copying, diversity)",
         description="Judge a generated set against real notes. Defaults come from the run's run.json.",
     )
-    p.add_argument("run_dir", help="a generation run directory (run.json + shards/)")
+    p.add_argument("run_dir", help="a generation run directory (run.json + shards/): a path or a URI")
     p.add_argument("--notes", help="real (train) notes to judge against (default: the run's --notes)")
     p.add_argument("--kg", help="KG whose titles join the vocabulary (default: the run's --kg)")
     p.add_argument("--language", help="language of the notes (default: the run's)")
@@ -53,13 +52,14 @@ def print_gates(gates: dict[str, Any], console: Console) -> None:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
+    from medsyn.pipeline.rundir import RunDir
     from medsyn.quality.gates import reference_for, run_gates
 
-    run_dir = Path(args.run_dir)
-    run_file = run_dir / "run.json"
-    if not run_file.is_file():
-        raise MedsynError(f"{run_dir} is not a generation run directory (no run.json)")
-    config = json.loads(run_file.read_text(encoding="utf-8"))["config"]
+    run = RunDir(args.run_dir, option="RUN_DIR")
+    info = run.run_info()
+    if info is None:
+        raise MedsynError(f"{args.run_dir} is not a generation run directory (no run.json)")
+    config = info["config"]
     if args.sample < 1:
         raise MedsynError(f"--sample must be >= 1, got {args.sample}")
     reference = reference_for(
@@ -69,7 +69,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
         text_column=None if args.notes else config.get("text_column"),
         code_column="code" if args.notes else config.get("code_column", "code"),
     )
-    gates = run_gates(str(run_dir), reference, sample=args.sample)
+    gates = run_gates(run.out.uri, reference, sample=args.sample)
     if args.json:
         print(json.dumps(gates, indent=2, ensure_ascii=False))
     else:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from medsyn.errors import MedsynError
 from medsyn.icd import category
+from medsyn.pipeline.rundir import RUN_FILE, SHARDS, RunDir
+from medsyn.storage import Location
 
 COLUMNS = (
     "note_id",
@@ -28,29 +29,30 @@ COLUMNS = (
 )
 
 
-def _files(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    shards = path / "shards" if (path / "shards").is_dir() else path
-    files = sorted(p for p in shards.glob("*.parquet") if not p.name.startswith("."))
+def _tables(loc: Location) -> list[pa.Table]:
+    """A run directory's rows (one copy each, through RunDir), else a directory's or one file's Parquet."""
+    if loc.join(RUN_FILE).is_file():
+        return [RunDir(loc, option="--synthetic").read([c for c in COLUMNS if c != "row"])]
+    if loc.is_file():
+        return [loc.read_parquet()]
+    shards = loc.join(SHARDS) if loc.join(SHARDS).is_dir() else loc
+    files = shards.files(suffix=".parquet")
     if not files:
-        raise MedsynError(
-            f"synthetic set {str(path)!r} holds no Parquet shards (expected {shards}/*.parquet)"
-        )
-    return files
+        raise MedsynError(f"synthetic set {loc.uri!r} holds no Parquet shards (expected {shards}/*.parquet)")
+    return [f.read_parquet() for f in files]
 
 
 def read_synthetic(path: Path | str, *, name: str | None = None) -> pa.Table:
-    """Rows of one synthetic set with the columns the experiments use, codes cut to 3 characters."""
-    path = Path(path)
-    if not path.exists():
-        raise MedsynError(f"synthetic set {str(path)!r} does not exist")
+    """Rows of one synthetic set (a path or a URI) with the columns the experiments use, codes cut to 3
+    characters."""
+    loc = Location.parse(path, option="--synthetic")
+    if not loc.exists():
+        raise MedsynError(f"synthetic set {loc.uri!r} does not exist")
     tables = []
-    for file in _files(path):
-        t = pq.read_table(file)
+    for t in _tables(loc):
         missing = [c for c in ("note_id", "code", "text") if c not in t.column_names]
         if missing:
-            raise MedsynError(f"{file}: not a medsyn notes shard, missing columns {missing}")
+            raise MedsynError(f"{loc.uri}: not a medsyn notes set, missing columns {missing}")
         cols = {}
         for c in COLUMNS:
             if c in t.column_names:
@@ -61,9 +63,9 @@ def read_synthetic(path: Path | str, *, name: str | None = None) -> pa.Table:
     table = pa.concat_tables(tables, promote_options="permissive")
     codes = [category(c) if c else c for c in table["code"].to_pylist()]
     table = table.set_column(table.column_names.index("code"), "code", pa.array(codes, pa.string()))
-    set_name = name or path.name
+    set_name = name or loc.name
     table = table.append_column("set", pa.array([set_name] * table.num_rows, pa.string()))
     ids = table["note_id"]
     if pc.count_distinct(ids).as_py() != table.num_rows:
-        raise MedsynError(f"synthetic set {str(path)!r} has duplicate note ids")
+        raise MedsynError(f"synthetic set {loc.uri!r} has duplicate note ids")
     return table

@@ -59,24 +59,26 @@ def write_kg(tables: KGTables, out: Path | str, *, overwrite: bool = False) -> P
 
 
 def read_tables(path: Path | str) -> KGTables:
-    """Read a KG directory written by `write_kg`; a clear error when it is missing or incomplete."""
-    path = Path(path)
-    manifest_path = path / MANIFEST
-    if not path.is_dir():
-        raise KGNotFoundError(f"KG directory {str(path)!r} does not exist (build one with `medsyn kg build`)")
+    """Read a KG directory written by `write_kg` (a local path or any storage URI, like s3://bucket/kg);
+    a clear error when it is missing or incomplete."""
+    from medsyn.storage import Location
+
+    loc = Location.parse(path, option="--kg")
+    manifest_path = loc.join(MANIFEST)
+    if not loc.is_dir():
+        raise KGNotFoundError(f"KG directory {loc.uri!r} does not exist (build one with `medsyn kg build`)")
     if not manifest_path.is_file():
-        raise KGNotFoundError(f"{str(path)!r} is not a complete KG: it has no {MANIFEST}")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        raise KGNotFoundError(f"{loc.uri!r} is not a complete KG: it has no {MANIFEST}")
+    manifest = manifest_path.read_json()
     if manifest.get("format") != FORMAT_VERSION:
         raise KGNotFoundError(
-            f"{str(path)!r} has KG format {manifest.get('format')!r}; "
-            f"this medsyn reads format {FORMAT_VERSION}"
+            f"{loc.uri!r} has KG format {manifest.get('format')!r}; this medsyn reads format {FORMAT_VERSION}"
         )
     tables: dict[str, pa.Table] = {}
     for name, schema in SCHEMAS.items():
-        table = pq.read_table(path / f"{name}.parquet")
+        table = loc.join(f"{name}.parquet").read_parquet()
         if not table.schema.equals(schema, check_metadata=False):
-            raise KGNotFoundError(f"{path / (name + '.parquet')}: schema differs from medsyn's {name} table")
+            raise KGNotFoundError(f"{loc.uri}/{name}.parquet: schema differs from medsyn's {name} table")
         tables[name] = table
     return KGTables(**tables, meta=dict(manifest.get("meta", {})))
 
@@ -85,8 +87,8 @@ class EmbeddedStore(KGStore):
     """A KG directory held in memory (no server)."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._tables = read_tables(self.path)
+        self.path = path
+        self._tables = read_tables(path)
 
     def tables(self) -> KGTables:
         return self._tables

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from medsyn.config import option
 from medsyn.engines import ENGINES, SamplingParams
@@ -32,21 +30,26 @@ from medsyn.kg import open_kg
 from medsyn.models import DEFAULT_MODEL, check_adapter, merged_model, resolve_model
 from medsyn.notes import load_notes
 from medsyn.pipeline import stages
+from medsyn.pipeline.rundir import RunDir
 from medsyn.quality.scores import COPY_THRESHOLD
+from medsyn.ray_env import check_output, init_ray, local_ray_env  # noqa: F401 (re-exported)
 from medsyn.sampling.plan import PlanConfig, Planner, build_planner
-
-RUN_FILE, SUMMARY_FILE, SHARDS = "run.json", "summary.json", "shards"
+from medsyn.storage import Location
 
 
 @dataclass
 class GenerateConfig(PlanConfig):
-    kg: str = option("demo", help="KG: 'demo', a KG directory, or a Neo4j URI")
-    notes: Path | None = option(
-        None, help="real notes (JSONL/CSV/Parquet, train split only) for examples and counts"
+    kg: str = option(
+        "demo", help="KG: 'demo', a KG directory (a path or a URI like s3://bucket/kg), or a Neo4j URI"
+    )
+    notes: str | None = option(
+        None, help="real notes (JSONL/CSV/Parquet, train split only; a path or URI) for examples and counts"
     )
     text_column: str | None = option(None, help="text column of the notes (default: text, note or symptoms)")
     code_column: str = option("code", help="code column of the notes")
-    out: Path | None = option(None, help="output directory")
+    out: str | None = option(
+        None, help="output run directory: a local path every node sees, or a URI (s3://bucket/path, gs://...)"
+    )
     overwrite: bool = option(False, help="delete what the output directory holds and start afresh")
     model: str = option(
         None,
@@ -90,6 +93,11 @@ class GenerateConfig(PlanConfig):
         True,
         help="engine vllm with --adapter: merge the adapter into the model once (cached) and run it through "
         "ray.data.llm without LoRA (vLLM's LoRA kernels cost 2-3x on CPUs); off: vLLM LoRA per request",
+    )
+    lease_s: float = option(
+        120.0,
+        help="the run directory's lease: a second live run on --out is refused; a killed run's lease "
+        "expires this long after its last heartbeat (at once on the same host)",
     )
     quality: bool = option(
         True, help="compute the quality gates into summary.json when the run completes (`medsyn quality`)"
@@ -170,26 +178,6 @@ def prepare(config: GenerateConfig) -> Planner:
     return planner
 
 
-def _atomic_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def done_rows(out: Path) -> np.ndarray:
-    """Row indices already written (unreadable, half-written shards are removed first)."""
-    shard_dir = out / SHARDS
-    rows = []
-    for leftover in shard_dir.glob(".*.tmp"):
-        leftover.unlink()
-    for shard in sorted(shard_dir.glob("part-*.parquet")):
-        try:
-            rows.append(pq.read_table(shard, columns=["row"])["row"].to_numpy())
-        except Exception:
-            shard.unlink()  # a shard cut off mid-write holds no complete rows
-    return np.unique(np.concatenate(rows)) if rows else np.array([], dtype=np.int64)
-
-
 def generation_settings(config: GenerateConfig) -> dict[str, Any]:
     """What a resumed run must share with the run it continues, besides the plan."""
     keys = (
@@ -206,70 +194,22 @@ def generation_settings(config: GenerateConfig) -> dict[str, Any]:
     return {k: getattr(config, k) for k in keys}
 
 
-def open_run(out: Path, planner: Planner, config: GenerateConfig) -> np.ndarray:
-    """Create or resume the run directory; returns the rows still to generate."""
-    if config.overwrite and out.exists():
-        shutil.rmtree(out)
-    run_file = out / RUN_FILE
-    settings = json.loads(json.dumps(generation_settings(config), default=str))
-    if run_file.is_file():
-        run = json.loads(run_file.read_text(encoding="utf-8"))
-        if run["fingerprint"] != planner.fingerprint:
-            raise MedsynError(
-                f"{out} holds another plan (fingerprint {run['fingerprint'][:12]}, this one "
-                f"{planner.fingerprint[:12]}): use another --out, or --overwrite to replace it"
-            )
-        changed = {
-            k: (run["generation"].get(k), v) for k, v in settings.items() if run["generation"].get(k) != v
-        }
-        if changed:
-            detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
-            raise MedsynError(
-                f"{out} was generated with other settings ({detail}); use another --out or --overwrite"
-            )
-    elif out.exists() and any(out.iterdir()):
-        raise MedsynError(f"{out} exists and is not a medsyn run directory; use another --out or --overwrite")
-    (out / SHARDS).mkdir(parents=True, exist_ok=True)
-    if not run_file.is_file():
-        _atomic_json(
-            run_file,
+def run_info(planner: Planner, config: GenerateConfig) -> dict[str, Any]:
+    """run.json: the plan's fingerprint and the settings a resumed run must share."""
+    return json.loads(
+        json.dumps(
             {
                 "fingerprint": planner.fingerprint,
                 "total": planner.total,
                 "allocation": planner.allocation(),
                 "skipped_codes": planner.skipped,
-                "generation": settings,
+                "generation": generation_settings(config),
                 "config": asdict(config),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
+            default=str,
         )
-    done = done_rows(out)
-    return np.setdiff1d(np.arange(planner.total, dtype=np.int64), done)
-
-
-def local_ray_env() -> None:
-    """Patience for a busy small machine: Serve's proxy gets 60 s (not 5) to report ready."""
-    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
-    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "60")
-
-
-def init_ray(address: str | None) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, log_to_driver=True)
-    else:
-        # Over-count logical CPUs on small machines: ray.data.llm's chat-template, tokenize, engine and
-        # detokenize actors plus the map tasks must all be able to run at once, or the job waits forever
-        # (the real cores are shared anyway).
-        # Ray runs workers at niceness 15 so the driver stays responsive; on a machine of its own the
-        # engine workers *are* the job, and at 15 they lose a third of their CPU to Ray's own daemons.
-        os.environ.setdefault("RAY_worker_niceness", "0")
-        local_ray_env()
-        ray.init(num_cpus=max(8, os.cpu_count() or 1), include_dashboard=False)
+    )
 
 
 def _gpus_per_replica(config: GenerateConfig) -> float:
@@ -365,6 +305,9 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
     """Run (or resume) the job; returns the summary also written to summary.json."""
     _validate(config)
     assert config.out is not None
+    out = Location.parse(config.out, option="--out").check()
+    if config.notes:
+        Location.parse(config.notes, option="--notes").check(must_exist=True)
     planner = prepare(config)
     if config.engine in ("vllm", "hf"):
         resolve_model(config.model)  # fail fast on a missing model, before any Ray work
@@ -372,8 +315,13 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
         from medsyn.engines.openai_engine import OpenAIEngine
 
         OpenAIEngine(config.model, base_url=config.base_url, api_key_env=config.api_key_env).close()
-    out = config.out
-    todo = open_run(out, planner, config)
+    run = RunDir(out)
+    with run.lease(config.lease_s):
+        return _run(run, planner, config, progress)
+
+
+def _run(run: RunDir, planner: Planner, config: GenerateConfig, progress: bool) -> dict[str, Any]:
+    todo = run.open(run_info(planner, config), overwrite=config.overwrite)
     start = time.perf_counter()
     totals: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
@@ -383,6 +331,7 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
         from tqdm import tqdm
 
         init_ray(config.ray_address)
+        check_output(run.out)
         DataContext.get_current().enable_progress_bars = False
         provenance = {
             "model": f"{config.model}+{config.adapter}" if config.adapter else config.model,
@@ -409,7 +358,7 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
             batch_format="pyarrow",
         )
         ds = ds.map_batches(
-            partial(stages.write_shard, shard_dir=str(out / SHARDS), provenance=provenance),
+            partial(stages.write_shard, shards=run.shards, provenance=provenance),
             batch_size=shard_rows,
             batch_format="pyarrow",
         )
@@ -431,13 +380,13 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
         reference = reference_for(
             notes, config.kg, config.language, text_column=config.text_column, code_column=config.code_column
         )
-        return run_gates(str(out), reference)
+        return run_gates(run.out.uri, reference)
 
-    return finish_run(out, planner, seconds, totals, kinds, quality=gates if config.quality else None)
+    return finish_run(run, planner, seconds, totals, kinds, quality=gates if config.quality else None)
 
 
 def finish_run(
-    out: Path,
+    run: RunDir,
     planner: Planner,
     seconds: float,
     totals: Counter[str],
@@ -445,33 +394,19 @@ def finish_run(
     *,
     quality: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Check every planned row is there exactly once, then write summary.json."""
-    table = pq.read_table(out / SHARDS, columns=["row", "error"])
-    rows = table["row"].to_numpy()
-    unique = np.unique(rows)
-    missing = planner.total - len(unique)
-    duplicates = len(rows) - len(unique)
-    errors = [e for e in table["error"].to_pylist() if e]
-    summary = {
-        "out": str(out),
-        "notes": int(len(unique)),
-        "planned": planner.total,
-        "missing": int(missing),
-        "duplicates": int(duplicates),
-        "failed": len(errors),
-        "failures_by_reason": dict(Counter(e.split(":", 1)[0].split("(", 1)[0] for e in errors)),
-        "this_run": {
-            "notes": totals["rows"],
-            "failed": totals["failed"],
-            "seconds": round(seconds, 2),
-            "notes_per_s": round(totals["rows"] / seconds, 3) if seconds > 0 else None,
-            "tokens_per_s": round(totals["completion_tokens"] / seconds, 1) if seconds > 0 else None,
-            "failures_by_reason": dict(kinds),
-        },
-        "skipped_codes": planner.skipped,
+    """Keep one copy of each row, check every planned row is there, then write summary.json."""
+    summary = run.finish(planner.total)
+    summary["this_run"] = {
+        "notes": totals["rows"],
+        "failed": totals["failed"],
+        "seconds": round(seconds, 2),
+        "notes_per_s": round(totals["rows"] / seconds, 3) if seconds > 0 else None,
+        "tokens_per_s": round(totals["completion_tokens"] / seconds, 1) if seconds > 0 else None,
+        "failures_by_reason": dict(kinds),
     }
-    if missing == 0 and duplicates == 0:
+    summary["skipped_codes"] = planner.skipped
+    if run.complete(summary):
         if quality is not None:
             summary["quality"] = quality()
-        _atomic_json(out / SUMMARY_FILE, summary)
+        run.write_summary(summary)
     return summary

@@ -5,21 +5,18 @@ A batch is a dict of column -> list (or numpy array).
 
 from __future__ import annotations
 
-import hashlib
-import os
-import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from medsyn.engines import Engine, Request, SamplingParams, make_engine
+from medsyn.pipeline import rundir
 from medsyn.pipeline.schema import NOTES
 from medsyn.prompts import messages, render, template_by_id
 from medsyn.quality.scores import score_note
 from medsyn.sampling.plan import Planner
+from medsyn.storage import Location
 
 
 def as_columns(batch: Any) -> dict[str, list[Any]]:
@@ -120,11 +117,9 @@ def _column(batch: dict[str, Any], name: str, n: int) -> list[Any]:
     return [v.tolist() if isinstance(v, np.ndarray) else v for v in values]
 
 
-def write_shard(batch: Any, shard_dir: str, provenance: dict[str, Any]) -> dict[str, Any]:
-    """Write one batch as a Parquet shard (temp name, then rename); return a one-row summary.
-
-    The shard's name is a hash of its rows, so a retried task replaces its own file: no duplicates.
-    """
+def write_shard(batch: Any, shards: Location, provenance: dict[str, Any]) -> dict[str, Any]:
+    """Write one batch as a Parquet shard of the run (atomically; see medsyn.pipeline.rundir); return a
+    one-row summary. The shard's name derives from its rows, so a retried task replaces its own file."""
     batch = as_columns(batch)
     n = len(batch["row"])
     columns = {}
@@ -133,13 +128,7 @@ def write_shard(batch: Any, shard_dir: str, provenance: dict[str, Any]) -> dict[
             columns[field.name] = [provenance[field.name]] * n
         else:
             columns[field.name] = _column(batch, field.name, n)
-    table = pa.Table.from_pydict(columns, schema=NOTES)
-    rows = sorted(int(r) for r in columns["row"])
-    digest = hashlib.sha1(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()[:12]
-    final = Path(shard_dir) / f"part-{rows[0]:09d}-{digest}.parquet"
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, final)
+    rundir.write_shard(shards, pa.Table.from_pydict(columns, schema=NOTES))
     errors = [e for e in columns["error"] if e]
     return {
         "rows": [n],

@@ -252,10 +252,10 @@ def run_gates(
 ) -> dict[str, Any]:
     """The gates of a run directory's notes (a seeded sample of at most `sample` rows: the gates are
     shares and means, and the driver's memory stays flat in the number of notes)."""
-    import pyarrow.parquet as pq
+    from medsyn.pipeline.rundir import RunDir
 
     columns = ["row", "code", "text", "symptom_recall", "copied_example", "error"]
-    table = pq.read_table(f"{run_dir}/shards", columns=columns)
+    table = RunDir(run_dir).read(columns)
     if table.num_rows > sample:
         pick = np.sort(np.random.default_rng(seed).choice(table.num_rows, size=sample, replace=False))
         table = table.take(pa.array(pick))

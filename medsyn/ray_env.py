@@ -1,0 +1,102 @@
+"""Ray's environment for medsyn's jobs: connect or start Ray, and check what every node can see.
+
+init_ray(None)                      # $RAY_ADDRESS's cluster, else a local Ray sized for medsyn's jobs
+check_shared(Location.parse("/data/notes"), option="--out")   # every node sees this directory?
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from medsyn.errors import MedsynError
+from medsyn.storage import Location
+
+JOB_WORKING_DIR = "/runtime_resources/working_dir_files/"
+"""Where Ray unpacks a job's `--working-dir` on each node (deleted when the job ends)."""
+
+
+def local_ray_env() -> None:
+    """Patience for a busy small machine: Serve's proxy gets 60 s (not 5) to report ready."""
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "60")
+
+
+def init_ray(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        # Over-count logical CPUs on small machines: ray.data.llm's chat-template, tokenize, engine and
+        # detokenize actors plus the map tasks must all be able to run at once, or the job waits forever
+        # (the real cores are shared anyway).
+        # Ray runs workers at niceness 15 so the driver stays responsive; on a machine of its own the
+        # engine workers *are* the job, and at 15 they lose a third of their CPU to Ray's own daemons.
+        os.environ.setdefault("RAY_worker_niceness", "0")
+        local_ray_env()
+        ray.init(num_cpus=max(8, os.cpu_count() or 1), include_dashboard=False)
+
+
+def alive_nodes() -> list[dict[str, Any]]:
+    import ray
+
+    return [n for n in ray.nodes() if n.get("Alive")]
+
+
+def _read_token(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def check_output(loc: Location) -> None:
+    """Refuse an output that cannot work on this cluster: a local directory inside a job's unpacked
+    working dir (Ray deletes it), or one the nodes do not all see (each would hold its own part)."""
+    if not loc.is_local:
+        return
+    if JOB_WORKING_DIR in loc.path + "/":
+        raise MedsynError(
+            f"{loc.option} {loc.path!r} lies in the job's unpacked --working-dir, which Ray deletes after "
+            f"the job (a relative {loc.option} under `ray job submit`): give an absolute path on storage "
+            "every node mounts, or an object store URI (s3://bucket/path)"
+        )
+    check_shared(loc)
+
+
+def check_shared(loc: Location) -> None:
+    """On a multi-node Ray cluster, check that every node sees the local directory `loc`: write a token
+    from the driver, read it from a task pinned to each node."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = alive_nodes()
+    if len(nodes) < 2:
+        return
+    loc.mkdir()
+    token = uuid.uuid4().hex
+    probe = loc.local_path / f".medsyn-shared-{token}"
+    probe.write_text(token, encoding="utf-8")
+    try:
+        read = ray.remote(num_cpus=0)(_read_token)
+        refs = {
+            n["NodeManagerAddress"] + " (" + n["NodeID"][:8] + ")": read.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(str(probe))
+            for n in nodes
+        }
+        blind = [node for node, ref in refs.items() if ray.get(ref, timeout=120) != token]
+    finally:
+        probe.unlink(missing_ok=True)
+    if blind:
+        raise MedsynError(
+            f"{loc.option} {loc.path!r} is a local directory that node(s) {', '.join(blind)} do not see: "
+            "each node would write its own part of the run. Give a directory every node mounts (NFS, a "
+            "shared volume) or an object store URI (s3://bucket/path, gs://bucket/path)"
+        )
