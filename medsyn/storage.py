@@ -251,6 +251,30 @@ class Location:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def staged_dir(out: Location, *, last: str | None = None) -> Iterator[Path]:
+    """A local directory to write a whole output into: `out` itself when local, else a temporary
+    directory uploaded file by file (each atomically; `last`, the commit marker, uploaded after every
+    other file) when the block ends without error.
+
+        with staged_dir(Location.parse("s3://bucket/eval"), last="report.json") as local:
+            (local / "report.json").write_text(...)
+    """
+    if out.is_local:
+        out.local_path.mkdir(parents=True, exist_ok=True)
+        yield out.local_path
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="medsyn-out-"))
+    try:
+        yield tmp
+        files = sorted(p for p in tmp.rglob("*") if p.is_file() and not p.name.startswith("."))
+        files.sort(key=lambda p: p.relative_to(tmp).as_posix() == last)
+        for f in files:
+            out.join(*f.relative_to(tmp).parts).write_bytes(f.read_bytes())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _reopen(uri: str, option: str) -> Location:
     return Location.parse(uri, option=option)
 

@@ -11,7 +11,6 @@ The test notes are read for scoring only: never for training, filters, privacy o
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from medsyn.config import option
 from medsyn.errors import MedsynError
@@ -40,18 +38,22 @@ from medsyn.evaluate.transformer import TransformerClassifier, TransformerConfig
 from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, training_sets
 from medsyn.notes import load_notes
 from medsyn.quality.gates import RealReference, quality_gates
+from medsyn.storage import Location, staged_dir
 
 
 @dataclass
 class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TransformerConfig, TfidfConfig):
-    train: Path | None = option(
-        None, help="real training notes (JSONL/CSV/Parquet); the generator's examples came from here"
+    train: str | None = option(
+        None,
+        help="real training notes (JSONL/CSV/Parquet, path or URI); the generator's examples came from here",
     )
-    test: Path | None = option(None, help="real test notes, used for scoring only")
+    test: str | None = option(None, help="real test notes (a path or URI), used for scoring only")
     synthetic: list[str] = option(
-        default_factory=list, help="synthetic sets: generation run directories, comma-separated"
+        default_factory=list, help="synthetic sets: generation run directories (paths, URIs), comma-separated"
     )
-    out: Path | None = option(None, help="run directory for report.json, report.md, plots and tables")
+    out: str | None = option(
+        None, help="directory (a path or URI) for report.json (written last), report.md, plots and tables"
+    )
     overwrite: bool = option(False, help="replace an existing report in --out")
     text_column: str | None = option(
         None, help="text column of the real notes (default: text, note or symptoms)"
@@ -98,18 +100,16 @@ def fit_and_rank(
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    Location.parse(path).write_parquet(table)
 
 
-def _prepare_out(config: EvaluateConfig) -> Path:
-    out = Path(config.out)  # type: ignore[arg-type]
-    if out.exists() and any(out.iterdir()):
+def _prepare_out(config: EvaluateConfig) -> Location:
+    out = Location.parse(config.out, option="--out").check()  # type: ignore[arg-type]
+    if out.children():
         if not config.overwrite:
             raise MedsynError(f"{out} is not empty; pass --overwrite to replace the report it holds")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+        for entry in out.children():
+            entry.delete()
     return out
 
 
@@ -121,7 +121,7 @@ def _run_fits(
         from medsyn.pipeline.generate import init_ray
 
         init_ray(config.ray_address)
-        storage = Path(config.out) / "classifier-runs"  # type: ignore[arg-type]
+        storage = Location.parse(config.out).join("classifier-runs").uri  # type: ignore[arg-type]
         ranks = []
         for s, seed in jobs:
             name = re.sub(r"[^\w.-]+", "_", f"{s.name}-seed{seed}")
@@ -161,11 +161,20 @@ def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, 
         )
     if not config.synthetic:
         raise MedsynError("--synthetic: name at least one generation run directory")
-    labels = ["synthetic"] if len(config.synthetic) == 1 else [Path(p).name for p in config.synthetic]
+    labels = (
+        ["synthetic"]
+        if len(config.synthetic) == 1
+        else [Location.parse(p, option="--synthetic").name for p in config.synthetic]
+    )
     if len(set(labels)) != len(labels):
         raise MedsynError(f"synthetic sets need distinct directory names, got {labels}")
-    out = _prepare_out(config)
+    with staged_dir(_prepare_out(config), last="report.json") as out:
+        return _experiment(config, train, test, labels, out, started)
 
+
+def _experiment(
+    config: EvaluateConfig, train: pa.Table, test: pa.Table, labels: list[str], out: Path, started: float
+) -> dict[str, Any]:
     real_texts, real_codes = train["text"].to_pylist(), train["code"].to_pylist()
     kept: dict[str, pa.Table] = {}
     filters: dict[str, Any] = {}

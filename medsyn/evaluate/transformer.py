@@ -99,12 +99,15 @@ def _train_loop(cfg: dict[str, Any]) -> None:
 
 
 class TransformerClassifier:
-    def __init__(self, config: TransformerConfig, *, seed: int = 0, storage: Path, name: str) -> None:
+    def __init__(self, config: TransformerConfig, *, seed: int = 0, storage: Path | str, name: str) -> None:
+        from medsyn.storage import Location
+
         self.config = config
         self.seed = seed
-        self.storage = Path(storage).resolve()
+        self.storage = Location.parse(storage, option="classifier storage").uri  # a path or URI
         self.name = name
         self.classes: list[str] = []
+        self.checkpoint: Any = None
         self.checkpoint_dir: Path | None = None
         self.history: list[dict[str, Any]] = []
 
@@ -138,7 +141,7 @@ class TransformerClassifier:
                 "use_gpu": c.use_gpu,
             },
             scaling_config=ScalingConfig(num_workers=c.num_workers, use_gpu=c.use_gpu),
-            run_config=RunConfig(storage_path=str(self.storage), name=self.name),
+            run_config=RunConfig(storage_path=self.storage, name=self.name),
             datasets={"train": dataset},
         )
         result = trainer.fit()
@@ -146,7 +149,8 @@ class TransformerClassifier:
             raise MedsynError(
                 f"transformer training {self.name!r} ended without a checkpoint: {result.error}"
             )
-        self.checkpoint_dir = Path(result.checkpoint.path)
+        self.checkpoint = result.checkpoint
+        self.checkpoint_dir = Path(result.checkpoint.path) if "://" not in self.storage else None
         self.history = (
             result.metrics_dataframe.to_dict("records") if result.metrics_dataframe is not None else []
         )
@@ -156,10 +160,11 @@ class TransformerClassifier:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        if self.checkpoint_dir is None:
+        if self.checkpoint is None:
             raise MedsynError("the classifier is not fitted: call fit() first")
-        tokenizer = AutoTokenizer.from_pretrained(self.checkpoint_dir)
-        model = AutoModelForSequenceClassification.from_pretrained(self.checkpoint_dir).eval()
+        with self.checkpoint.as_directory() as local:  # a download when the storage is remote
+            tokenizer = AutoTokenizer.from_pretrained(local)
+            model = AutoModelForSequenceClassification.from_pretrained(local).eval()
         out = []
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
