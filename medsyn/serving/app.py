@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from medsyn.config import resolve
-from medsyn.serving.auth import BearerAuth, install_error_handlers
+from medsyn.serving.auth import BearerAuth, install_error_handlers, key_digest
 from medsyn.serving.config import ServeConfig
 
 ENDPOINTS = {
@@ -104,7 +104,9 @@ def build_ingress(
 
     fastapi_app = init_fastapi()  # ray.serve.llm's app: CORS, request ids, metrics, error middleware
     install_error_handlers(fastapi_app)
-    fastapi_app.add_middleware(BearerAuth, key_env=config.api_key_env, key_file=config.api_key_file)
+    fastapi_app.add_middleware(
+        BearerAuth, key_digest=key_digest(config.auth, config.api_key_env, config.api_key_file)
+    )
     ingress_cls = make_fastapi_ingress(MedsynIngress, endpoint_map=ENDPOINTS, app=fastapi_app)
     options = MedsynIngress.get_deployment_options()
     options.update(

@@ -1,7 +1,14 @@
-"""Optional bearer-token auth and OpenAI-shaped error bodies for the Serve app."""
+"""Bearer-token auth and OpenAI-shaped error bodies for the Serve app.
+
+The key is read once, where the application is built (`medsyn serve`, `serve run`, or the build task
+of `serve deploy` on the cluster), and only its SHA-256 digest travels with the application to the
+replicas: auth does not depend on any replica's environment, and the key itself is stored nowhere in
+Ray. Auth asked for without a key stops the deploy; it never falls back to an open endpoint.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 from pathlib import Path
@@ -9,6 +16,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from medsyn.errors import MedsynError
 
 
 def openai_error(
@@ -32,21 +41,44 @@ def read_api_key(env: str | None, file: str | None) -> str | None:
     return os.environ.get(env or "") or None
 
 
-class BearerAuth:
-    """ASGI middleware: with a key configured, every HTTP request needs `Authorization: Bearer KEY`."""
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
-    def __init__(self, app: ASGIApp, *, key_env: str | None = None, key_file: str | None = None) -> None:
+
+def key_digest(auth: str, env: str | None, file: str | None) -> str | None:
+    """The digest of the API key the app requires, read where the app is built; None: auth off.
+
+    auth: `on` (a key is required: none is an error), `off`, or `auto` (on when a key is found)."""
+    if auth not in ("on", "off", "auto"):
+        raise MedsynError(f"auth {auth!r} is not valid; use on, off or auto")
+    if auth == "off":
+        return None
+    try:
+        key = read_api_key(env, file)
+    except (OSError, ValueError) as exc:
+        raise MedsynError(f"api_key_file: {exc}") from exc
+    if key is None and auth == "on":
+        raise MedsynError(
+            f"auth is on but there is no API key: set ${env} where the app is built (for `serve deploy`, "
+            "in the application's runtime_env env_vars) or give api_key_file (a path readable there); "
+            "auth: off serves without a key"
+        )
+    return digest(key) if key else None
+
+
+class BearerAuth:
+    """ASGI middleware: with a key digest, every HTTP request needs `Authorization: Bearer KEY`."""
+
+    def __init__(self, app: ASGIApp, *, key_digest: str | None) -> None:
         self.app = app
-        self.key_env, self.key_file = key_env, key_file
-        self._key: Any = ...  # read on the first request, in the replica's own environment
+        self.key_digest = key_digest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._key is ...:
-            self._key = read_api_key(self.key_env, self.key_file)
-        if scope["type"] == "http" and self._key:
+        if scope["type"] == "http" and self.key_digest:
             headers = dict(scope.get("headers") or [])
             given = headers.get(b"authorization", b"").decode("latin-1")
-            if not hmac.compare_digest(given.encode(), f"Bearer {self._key}".encode()):
+            token = given[len("Bearer ") :] if given.startswith("Bearer ") else None
+            if token is None or not hmac.compare_digest(digest(token), self.key_digest):
                 response = openai_error(
                     401, "missing or wrong API key (send Authorization: Bearer KEY)", code="invalid_api_key"
                 )

@@ -60,10 +60,17 @@ class ServeConfig:
     request_timeout_s: float = option(300.0, help="HTTP request timeout (seconds)")
     graceful_shutdown_timeout_s: float = option(30.0, help="time a stopping replica gets to finish requests")
     health_check_period_s: float = option(10.0, help="seconds between replica health checks")
-    api_key_env: str = option(
-        "MEDSYN_API_KEY", help="environment variable holding the API key (auth on if set)"
+    auth: str = option(
+        "auto",
+        help="on: every route needs Authorization: Bearer KEY and a missing key stops the deploy; off; "
+        "auto: on when a key is found. The key is read where the app is built; only its digest travels",
     )
-    api_key_file: str | None = option(None, help="file holding the API key (auth on if given)")
+    api_key_env: str = option(
+        "MEDSYN_API_KEY", help="environment variable holding the API key, where the app is built"
+    )
+    api_key_file: str | None = option(
+        None, help="file holding the API key (read where the app is built; wins over api_key_env)"
+    )
     host: str = option("127.0.0.1", help="medsyn serve: HTTP host")
     port: int = option(8000, help="medsyn serve: HTTP port")
     ray_address: str | None = option(
@@ -86,6 +93,8 @@ class ServeConfig:
                 self.notes_form = self.notes_form or generator.form
         self.notes_template = self.notes_template or "paper_main"
         self.notes_form = self.notes_form or "chat"
+        if self.auth not in ("on", "off", "auto"):
+            raise MedsynError(f"auth {self.auth!r} is not valid; use on, off or auto")
         if self.notes_form not in ("chat", "completion"):
             raise MedsynError(f"notes_form {self.notes_form!r} is not valid; use chat or completion")
         if self.engine not in ENGINES:

@@ -231,6 +231,65 @@ def test_auth_on_then_off(server: dict[str, Any]) -> None:
     assert _post(server, "/completions", {"model": MODEL, "prompt": "x"}, key=None).status_code == 401
 
 
+DEPLOY = """
+import sys
+
+import ray
+from ray import serve
+
+from medsyn.serving.app import build_ingress
+from medsyn.serving.config import ServeConfig
+
+ray.init(address=sys.argv[1])
+config = ServeConfig(
+    model_id=sys.argv[2], kg="demo", language="en", auth="on", api_key_env="MEDSYN_DEPLOY_KEY"
+)
+handle = serve.get_deployment_handle(f"LLMServer:{sys.argv[2]}", app_name="medsyn")
+serve._run(build_ingress(config, {sys.argv[2]: handle}), name="medsyn-deployed", route_prefix="/deployed",
+           _blocking=False)
+"""
+
+
+def test_a_deployed_app_needs_its_key_on_every_route(server: dict[str, Any]) -> None:
+    """Deployed by another driver (as `medsyn serve` or `serve run` against a cluster): the key is only
+    in that driver's environment, never in the replicas'; without it the app does not start."""
+    import os
+    import subprocess
+    import sys
+
+    import ray
+    from ray import serve
+
+    assert "MEDSYN_DEPLOY_KEY" not in os.environ  # nor, then, in this Ray's workers
+    deploy = [sys.executable, "-c", DEPLOY, ray.get_runtime_context().gcs_address, MODEL]
+    missing = subprocess.run(deploy, capture_output=True, text=True, timeout=300)
+    assert missing.returncode != 0 and "auth is on but there is no API key" in missing.stderr
+    assert "medsyn-deployed" not in serve.status().applications
+    key = "deploy-key-0042"
+    deployed = subprocess.run(
+        deploy, env={**os.environ, "MEDSYN_DEPLOY_KEY": key}, capture_output=True, text=True, timeout=300
+    )
+    assert deployed.returncode == 0, deployed.stderr[-3000:]
+    _wait_running("medsyn-deployed")
+    url = server["url"].replace("/v1", "/deployed/v1")
+    routes = [
+        ("GET", "/models", None),
+        ("GET", f"/models/{MODEL}", None),
+        ("POST", "/completions", {"model": MODEL, "prompt": "Cough", "max_tokens": 4}),
+        ("POST", "/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]}),
+        ("POST", "/notes", {"codes": ["J06"], "max_tokens": 4}),
+    ]
+    for method, path, body in routes:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": key}):
+            r = httpx.request(method, url + path, json=body, headers=headers, timeout=120)
+            assert r.status_code == 401, (path, headers, r.text)
+            assert r.json()["error"]["code"] == "invalid_api_key"
+    client = OpenAI(base_url=url, api_key=key, max_retries=0, timeout=120)
+    assert [m.id for m in client.models.list().data] == [MODEL]
+    assert client.completions.create(model=MODEL, prompt="Cough", max_tokens=4).choices[0].text
+    serve.delete("medsyn-deployed")
+
+
 def test_generation_engine_targets_the_endpoint(
     server: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
