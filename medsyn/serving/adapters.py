@@ -14,12 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ray.llm._internal.common.models import global_id_manager
-from ray.llm._internal.serve.core.configs.llm_config import DiskMultiplexConfig
-from ray.llm._internal.serve.utils.lora_serve_utils import LoraModelLoader
-
 from medsyn.errors import MedsynError
 from medsyn.models import check_adapter
+from medsyn.serving.ray_llm import DiskMultiplexConfig, LoraModelLoader, global_id_manager
 
 
 def parse_adapters(entries: list[str], model_path: Path) -> dict[str, str]:

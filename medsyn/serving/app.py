@@ -28,15 +28,9 @@ ENDPOINTS = {
 
 
 def _gpus(config: ServeConfig) -> float:
-    if config.num_gpus is not None:
-        return config.num_gpus
-    import ray
+    from medsyn.ray_env import default_gpus
 
-    if ray.is_initialized():
-        return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-    from medsyn.engines.vllm_engine import has_gpu
-
-    return 1.0 if has_gpu() else 0.0
+    return config.num_gpus if config.num_gpus is not None else default_gpus()
 
 
 def llm_config(config: ServeConfig, adapters: dict[str, str]) -> Any:
@@ -96,11 +90,10 @@ def build_ingress(
     with other limits) to the same generator replicas.
     """
     from ray import serve
-    from ray.llm._internal.serve.core.configs.openai_api_models import ModelCard
-    from ray.llm._internal.serve.core.ingress.ingress import init as init_fastapi
     from ray.serve.llm.ingress import make_fastapi_ingress
 
     from medsyn.serving.ingress import MedsynIngress
+    from medsyn.serving.ray_llm import ModelCard, init_fastapi
 
     fastapi_app = init_fastapi()  # ray.serve.llm's app: CORS, request ids, metrics, error middleware
     install_error_handlers(fastapi_app)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ray.llm._internal.common.callbacks.base import CallbackBase
+from medsyn.serving.ray_llm import CallbackBase
 
 
 class LocalModelCallback(CallbackBase):

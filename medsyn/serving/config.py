@@ -55,7 +55,7 @@ class ServeConfig:
     max_ongoing_requests: int = option(64, help="requests a replica accepts at once (more wait in the proxy)")
     replica_cpus: float = option(1.0, help="CPUs each generator replica reserves (fractions allowed)")
     num_gpus: float | None = option(
-        None, help="GPUs per generator replica (default: 1 if the cluster has GPUs)"
+        None, help="GPUs per generator replica (default: 1 with the gpu extra's CUDA vLLM installed, else 0)"
     )
     request_timeout_s: float = option(300.0, help="HTTP request timeout (seconds)")
     graceful_shutdown_timeout_s: float = option(30.0, help="time a stopping replica gets to finish requests")

