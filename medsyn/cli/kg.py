@@ -91,7 +91,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     config = from_args(KGBuildConfig, args)
     if config.out is None:
         raise MedsynError("--out is required: the KG directory to write")
-    if config.out.exists() and not config.overwrite:
+    from medsyn.storage import Location
+
+    if Location.parse(config.out, option="--out").check().exists() and not config.overwrite:
         raise MedsynError(f"{str(config.out)!r} already exists; pass --overwrite to replace it")
     data_dir = require_data_dir(config.data_dir)
     tables, report = build_kg(data_dir, config)

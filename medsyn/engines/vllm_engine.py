@@ -30,14 +30,19 @@ def _in_ray_actor() -> bool:
     return bool(ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None)
 
 
-def cpu_env() -> dict[str, str]:
-    """Environment vLLM needs on the CPU (existing values win)."""
-    n = os.cpu_count() or 1
+def omp_bind(cores: int | None) -> str:
+    """vLLM's OpenMP binding for nodes of `cores` CPUs: all of them; None (nodes differ): vLLM's "auto"."""
+    return f"0-{cores - 1}" if cores else "auto"
+
+
+def cpu_env(bind: str | None = None) -> dict[str, str]:
+    """Environment vLLM needs on the CPU (existing values win). `bind`: the OpenMP binding for the nodes
+    the engine runs on (`omp_bind`; default: every core of this machine)."""
     defaults = {
         # GiB. With 1, a batch of 30+ long Russian prompts fills the cache and vLLM thrashes on
         # preemption (seen: 7 generated tokens/s instead of hundreds).
         "VLLM_CPU_KVCACHE_SPACE": "4",
-        "VLLM_CPU_OMP_THREADS_BIND": f"0-{n - 1}",
+        "VLLM_CPU_OMP_THREADS_BIND": bind or omp_bind(os.cpu_count()),
         "VLLM_CACHE_ROOT": str(cache_dir() / "vllm"),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

@@ -24,7 +24,7 @@ class KGBuildConfig:
     data_dir: Path | None = option(
         None, help="public data directory (default: $MEDSYN_DATA_DIR or ../shared/data)"
     )
-    out: Path | None = option(None, help="KG directory to write")
+    out: str | None = option(None, help="KG directory to write (a path or a URI like s3://bucket/kg)")
     overwrite: bool = option(False, help="replace an existing KG directory")
     sources: list[str] = option(
         default_factory=lambda: list(ALL_SOURCES),

@@ -27,24 +27,26 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
 
-def write_kg(tables: KGTables, out: Path | str, *, overwrite: bool = False) -> Path:
-    """Write `tables` as a KG directory at `out`, atomically; refuse an existing `out` unless `overwrite`."""
-    out = Path(out)
+def write_kg(tables: KGTables, out: Path | str, *, overwrite: bool = False) -> Path | str:
+    """Write `tables` as a KG directory at `out` (a path or a URI), atomically; refuse an existing `out`
+    unless `overwrite`. On an object store the manifest is written last: readers need it."""
+    from medsyn.storage import Location, staged_dir
+
+    loc = Location.parse(out, option="--out")
+    if not loc.is_local:
+        if loc.check().exists() and not overwrite:
+            raise MedsynError(f"{loc.uri!r} already exists; pass --overwrite to replace it")
+        loc.delete()
+        with staged_dir(loc, last=MANIFEST) as local:
+            _write_files(tables, local)
+        return loc.uri
+    out = loc.local_path
     if out.exists() and not overwrite:
         raise MedsynError(f"{str(out)!r} already exists; pass --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        for name, table in tables.items():
-            pq.write_table(table.cast(SCHEMAS[name]), tmp / f"{name}.parquet")
-        manifest = {
-            "format": FORMAT_VERSION,
-            "medsyn_version": __version__,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "counts": tables.counts(),
-            "meta": tables.meta,
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        _write_files(tables, tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{datetime.now(UTC):%Y%m%d%H%M%S%f}")
             out.rename(old)
@@ -81,6 +83,19 @@ def read_tables(path: Path | str) -> KGTables:
             raise KGNotFoundError(f"{loc.uri}/{name}.parquet: schema differs from medsyn's {name} table")
         tables[name] = table
     return KGTables(**tables, meta=dict(manifest.get("meta", {})))
+
+
+def _write_files(tables: KGTables, directory: Path) -> None:
+    for name, table in tables.items():
+        pq.write_table(table.cast(SCHEMAS[name]), directory / f"{name}.parquet")
+    manifest = {
+        "format": FORMAT_VERSION,
+        "medsyn_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "counts": tables.counts(),
+        "meta": tables.meta,
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 class EmbeddedStore(KGStore):

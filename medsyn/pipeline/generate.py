@@ -27,12 +27,19 @@ from medsyn.config import option
 from medsyn.engines import ENGINES, SamplingParams
 from medsyn.errors import MedsynError
 from medsyn.kg import open_kg
-from medsyn.models import DEFAULT_MODEL, check_adapter, merged_model, resolve_model
+from medsyn.models import DEFAULT_MODEL, check_adapter, check_model, merged_model, resolve_model
 from medsyn.notes import load_notes
 from medsyn.pipeline import stages
 from medsyn.pipeline.rundir import RunDir
 from medsyn.quality.scores import COPY_THRESHOLD
-from medsyn.ray_env import check_output, default_gpus, init_ray, local_ray_env  # noqa: F401 (re-exported)
+from medsyn.ray_env import (  # noqa: F401 (init_ray, local_ray_env: re-exported)
+    check_output,
+    default_gpus,
+    init_ray,
+    local_ray_env,
+    node_cores,
+    on_every_node,
+)  # noqa: F401 (re-exported)
 from medsyn.sampling.plan import PlanConfig, Planner, build_planner
 from medsyn.storage import Location
 
@@ -222,11 +229,9 @@ def _generate_stage(ds: Any, config: GenerateConfig) -> Any:
 
     params = config.sampling()
     gpus = _gpus_per_replica(config)
-    if config.engine == "vllm" and not config.adapter:
-        return _vllm_processor(config, params, gpus, resolve_model(config.model))(ds)
-    if config.engine == "vllm" and config.merge_adapter:
-        assert config.adapter is not None
-        return _vllm_processor(config, params, gpus, merged_model(config.model, config.adapter))(ds)
+    if config.engine == "vllm" and (not config.adapter or config.merge_adapter):
+        merge = config.adapter if config.merge_adapter else None
+        return _vllm_processor(config, params, gpus, model_on_every_node(config.model, merge))(ds)
     kwargs: dict[str, Any] = {"adapter": config.adapter} if config.adapter else {}
     if config.engine == "hf":
         kwargs["batch_size"] = config.batch_size
@@ -250,10 +255,28 @@ def _generate_stage(ds: Any, config: GenerateConfig) -> Any:
     )
 
 
+def _local_model(model: str, adapter: str | None) -> str:
+    """On a node: the model (merged with `adapter` when given) in this node's cache, made on first use."""
+    return str(merged_model(model, adapter) if adapter else resolve_model(model))
+
+
+def model_on_every_node(model: str, adapter: str | None = None) -> Path:
+    """Convert a packaged model (and merge an adapter) into every node's own cache, where vLLM will load
+    it: the driver's disk is not the workers'. Every node must find it at the same path."""
+    paths = on_every_node(_local_model, model, adapter)
+    if len(set(paths.values())) != 1:
+        detail = ", ".join(f"{node}: {path}" for node, path in paths.items())
+        raise MedsynError(
+            f"model {model!r} lies at different paths on the nodes ({detail}): give every node the same "
+            "MEDSYN_CACHE (or the same model directory)"
+        )
+    return Path(next(iter(paths.values())))
+
+
 def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float, model_path: Path) -> Any:
     from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
-    from medsyn.engines.vllm_engine import cpu_env, engine_kwargs
+    from medsyn.engines.vllm_engine import cpu_env, engine_kwargs, omp_bind
 
     kwargs = engine_kwargs(model_path, adapter=False, gpu=gpus > 0, max_model_len=config.max_model_len)
     kwargs.pop("model")
@@ -268,7 +291,9 @@ def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float,
         tokenize_stage=False,
         detokenize_stage=False,
         # On the CPU, vLLM's engine process runs the model itself (no third process to start and import).
-        runtime_env={"env_vars": {**cpu_env(), "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}} if gpus == 0 else None,
+        runtime_env={"env_vars": {**cpu_env(omp_bind(node_cores())), "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}}
+        if gpus == 0
+        else None,
         placement_group_config={"bundles": [{"CPU": 1}]} if gpus == 0 else None,
     )
 
@@ -306,7 +331,7 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
         Location.parse(config.notes, option="--notes").check(must_exist=True)
     planner = prepare(config)
     if config.engine in ("vllm", "hf"):
-        resolve_model(config.model)  # fail fast on a missing model, before any Ray work
+        check_model(config.model)  # fail fast on a missing model, before any Ray work
     elif config.engine == "openai":
         from medsyn.engines.openai_engine import OpenAIEngine
 

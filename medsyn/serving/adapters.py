@@ -19,7 +19,7 @@ from medsyn.models import check_adapter
 from medsyn.serving.ray_llm import DiskMultiplexConfig, LoraModelLoader, global_id_manager
 
 
-def parse_adapters(entries: list[str], model_path: Path) -> dict[str, str]:
+def parse_adapters(entries: list[str], model_path: Path | str) -> dict[str, str]:
     """`NAME=DIR` (or `DIR`: named after the directory, or its parent's name for `.../adapter`) ->
     {name: absolute dir}; every adapter is checked against the served model."""
     adapters: dict[str, str] = {}

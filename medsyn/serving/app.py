@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from medsyn.config import resolve
@@ -33,19 +34,34 @@ def _gpus(config: ServeConfig) -> float:
     return config.num_gpus if config.num_gpus is not None else default_gpus()
 
 
+def _replica_env() -> dict[str, str]:
+    """vLLM's CPU environment for the replicas; the OpenMP binding is left to each replica's node (set by
+    medsyn.serving.callbacks) unless the user set VLLM_CPU_OMP_THREADS_BIND."""
+    import os
+
+    from medsyn.engines.vllm_engine import cpu_env
+
+    env = cpu_env()
+    if "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
+        env["MEDSYN_OMP_BIND_FROM_NODE"] = "1"
+    return env
+
+
 def llm_config(config: ServeConfig, adapters: dict[str, str]) -> Any:
     """The ray.serve.llm LLMConfig of the generator replicas (`adapters`: parse_adapters' {name: dir})."""
     from ray.serve.llm import LLMConfig
 
-    from medsyn.engines.vllm_engine import cpu_env, engine_kwargs
-    from medsyn.models import resolve_model
+    from medsyn.engines.vllm_engine import engine_kwargs
+    from medsyn.models import check_model
 
-    path = resolve_model(config.model)
+    source = check_model(config.model)  # a packaged name is resolved by each replica, on its node
     gpus = _gpus(config)
     if config.engine == "hf":
         kwargs: dict[str, Any] = {"max_model_len": config.max_model_len}
     else:
-        kwargs = engine_kwargs(path, adapter=bool(adapters), gpu=gpus > 0, max_model_len=config.max_model_len)
+        kwargs = engine_kwargs(
+            Path(source), adapter=bool(adapters), gpu=gpus > 0, max_model_len=config.max_model_len
+        )
         kwargs.pop("model")
         if adapters:
             kwargs.update(max_lora_rank=config.max_lora_rank, max_loras=min(len(adapters), 4))
@@ -64,13 +80,13 @@ def llm_config(config: ServeConfig, adapters: dict[str, str]) -> Any:
         extra = {
             "accelerator_config": {"kind": "cpu"},
             "placement_group_config": {"bundles": [{"CPU": config.replica_cpus}]},
-            "runtime_env": {"env_vars": cpu_env()},
+            "runtime_env": {"env_vars": _replica_env()},
         }
     extra["callback_config"] = {"callback_class": "medsyn.serving.callbacks.LocalModelCallback"}
     if adapters:
         extra["lora_config"] = {"max_num_adapters_per_replica": len(adapters)}
     return LLMConfig(
-        model_loading_config={"model_id": config.served_name, "model_source": str(path)},
+        model_loading_config={"model_id": config.served_name, "model_source": source},
         engine_kwargs=kwargs,
         deployment_config=deployment,
         **extra,
@@ -132,9 +148,7 @@ def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
     from medsyn.serving.adapters import LocalAdapterLoader, parse_adapters
 
     config = args if isinstance(args, ServeConfig) else resolve(ServeConfig, yaml_values=dict(args or {}))
-    from medsyn.models import resolve_model
-
-    adapters = parse_adapters(config.adapters, resolve_model(config.model))
+    adapters = parse_adapters(config.adapters, config.model)
     llm = llm_config(config, adapters)
     source = str(llm.model_loading_config.model_source)
     bind: dict[str, Any] = (

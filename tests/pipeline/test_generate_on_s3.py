@@ -37,9 +37,7 @@ def _upload_jsonl(rows: list[dict], uri: str) -> str:
 @pytest.fixture
 def bucket(s3_server, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     root = s3_server()
-    kg_dir = write_kg(open_kg("demo").tables(), tmp_path / "kg")
-    for f in kg_dir.iterdir():
-        Location.parse(f"{root}/kg/{f.name}").write_bytes(f.read_bytes())
+    assert write_kg(open_kg("demo").tables(), f"{root}/kg") == f"{root}/kg"  # the KG on S3 too
     rows = [(code, i, t) for code, texts in TEXTS.items() for i, t in enumerate(texts)]
     train = [{"idx": f"tr-{c}-{i}", "code": c, "symptoms": t} for c, i, t in rows if i < 3]
     test = [{"idx": f"te-{c}-{i}", "code": c, "symptoms": t} for c, i, t in rows if i == 3]
