@@ -51,25 +51,44 @@ def real_kg_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="session", autouse=True)
 def s3_server():  # type: ignore[no-untyped-def]
-    """A real S3-compatible HTTP server (moto's server mode) on 127.0.0.1 for the whole session.
+    """A real S3-compatible HTTP server (moto's server mode, its own process) on 127.0.0.1 for the session.
 
     Its endpoint and credentials go into the environment first (autouse), so every Ray worker the tests
-    start inherits them, as workers on a real cluster read theirs from their node's environment.
-    Yields a function that creates a fresh bucket and returns its s3:// URI.
+    start inherits them, as workers on a real cluster read theirs from their node's environment. (In
+    its own process, moto's Flask stays out of the test process, where vLLM's kernel registration
+    trips over Flask's context proxies.) Yields a function that creates a fresh bucket, returns its URI.
     """
-    import logging
     import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
     import uuid
 
-    import boto3
-    from moto.server import ThreadedMotoServer
+    import pyarrow.fs as pafs
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(endpoint, timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                server.kill()
+                pytest.fail("moto's S3 server did not start (is moto[server] installed?)")
+            time.sleep(0.2)
     env = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "medsyn-test",
         "AWS_SECRET_ACCESS_KEY": "medsyn-test",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -77,17 +96,25 @@ def s3_server():  # type: ignore[no-untyped-def]
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+    admin = pafs.S3FileSystem(
+        endpoint_override=endpoint,
+        scheme="http",
+        access_key=env["AWS_ACCESS_KEY_ID"],
+        secret_key=env["AWS_SECRET_ACCESS_KEY"],
+        region="us-east-1",
+        allow_bucket_creation=True,
+    )
 
     def bucket() -> str:
         name = f"medsyn-{uuid.uuid4().hex[:12]}"
-        client.create_bucket(Bucket=name)
+        admin.create_dir(name)
         return f"s3://{name}"
 
     try:
         yield bucket
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=30)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

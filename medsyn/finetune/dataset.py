@@ -12,7 +12,6 @@ Pass the training split only: no dev or test note may be given here.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 from medsyn.config import option
 from medsyn.errors import MedsynError
 from medsyn.finetune.tasks import TASKS, code_tasks, note_tasks, related_codes
+from medsyn.storage import Location, atomic_dir, staged_dir
 
 NOTE_TASKS = ("note_from_title_symptoms", "note_from_symptoms", "continuation")
 
@@ -43,9 +43,13 @@ SCHEMA = pa.schema(
 
 @dataclass
 class DatasetConfig:
-    notes: Path | None = option(None, help="real training notes (JSONL/CSV/Parquet; the train split only)")
+    notes: str | None = option(
+        None, help="real training notes (JSONL/CSV/Parquet, a path or URI; the train split only)"
+    )
     kg: str | None = option(None, help="KG: 'demo', a KG directory, or a Neo4j URI (default: demo)")
-    out: Path | None = option(None, help="output directory for the dataset (train/ and val/ Parquet)")
+    out: str | None = option(
+        None, help="output directory (a path or URI) for the dataset (train/ and val/ Parquet)"
+    )
     overwrite: bool = option(False, help="replace an existing dataset in --out")
     language: str = option("ru", help="language of instructions and MKG facts: ru or en")
     tasks: list[str] = option(default_factory=lambda: list(TASKS), help=f"tasks to build: {', '.join(TASKS)}")
@@ -170,27 +174,32 @@ def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
 
 
 def build_dataset(config: DatasetConfig, *, use_ray: bool = True) -> dict[str, Any]:
-    """Write `out/train/*.parquet` and `out/val/*.parquet` (atomically: a temp dir renamed at the end)."""
+    """Write `out/train/*.parquet` and `out/val/*.parquet` (a path or URI; on a filesystem atomically)."""
     if config.out is None:
         raise MedsynError("--out is required")
-    out = Path(config.out)
-    if out.exists() and any(out.iterdir()) and not config.overwrite:
+    out = Location.parse(config.out, option="--out").check()
+    if out.children() and not config.overwrite:
         raise MedsynError(f"{out} is not empty; pass --overwrite to replace the dataset it holds")
     table = build_samples(config, use_ray=use_ray)
     if table.num_rows == 0:
         raise MedsynError(
             "the dataset is empty: no note or code produced a sample (check --notes, --kg, --tasks)"
         )
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for split in ("train", "val"):
-        (tmp / split).mkdir(parents=True)
-        part = table.filter(pa.compute.equal(table["split"], split))
-        pq.write_table(part, tmp / split / "part-00000.parquet")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+
+    def write(directory: Path) -> None:
+        for split in ("train", "val"):
+            (directory / split).mkdir(parents=True, exist_ok=True)
+            part = table.filter(pa.compute.equal(table["split"], split))
+            pq.write_table(part, directory / split / "part-00000.parquet")
+
+    if out.is_local:  # a temporary directory renamed at the end
+        with atomic_dir(out.local_path) as tmp:
+            write(tmp)
+    else:  # train/ (what readers look for) is uploaded last
+        out.delete()
+        with staged_dir(out, last="train/part-00000.parquet") as tmp:
+            write(tmp)
     counts: dict[str, dict[str, int]] = {}
     for task, split in zip(table["task"].to_pylist(), table["split"].to_pylist(), strict=True):
         counts.setdefault(task, {"train": 0, "val": 0})[split] += 1
-    return {"out": str(out), "samples": table.num_rows, "by_task": counts}
+    return {"out": out.uri, "samples": table.num_rows, "by_task": counts}

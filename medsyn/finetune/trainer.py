@@ -25,14 +25,17 @@ from typing import Any
 from medsyn.config import option
 from medsyn.errors import MedsynError
 from medsyn.finetune.tasks import TASKS
+from medsyn.storage import Location, staged_dir
 
 ADAPTER_META = "medsyn_adapter.json"
 
 
 @dataclass
 class FinetuneConfig:
-    dataset: Path | None = option(None, help="instruction dataset directory (train/ and val/ Parquet)")
-    notes: Path | None = option(
+    dataset: str | None = option(
+        None, help="instruction dataset directory (train/ and val/ Parquet; a path or URI)"
+    )
+    notes: str | None = option(
         None, help="instead of --dataset: real training notes; the dataset is built into OUT/dataset first"
     )
     kg: str | None = option(
@@ -42,7 +45,9 @@ class FinetuneConfig:
         default_factory=lambda: list(TASKS), help=f"with --notes: tasks to build ({', '.join(TASKS)})"
     )
     language: str = option("ru", help="with --notes: language of instructions and MKG facts: ru or en")
-    out: Path | None = option(None, help="run directory: adapter/, merged/ and (default) Ray Train storage")
+    out: str | None = option(
+        None, help="run directory (a path or URI): adapter/, merged/ and (default) the Ray Train storage"
+    )
     base_model: str = option("smollm2-135m-instruct", help="base model directory or packaged model name")
     lora_r: int = option(16, help="LoRA rank")
     lora_alpha: int = option(16, help="LoRA alpha")
@@ -59,8 +64,11 @@ class FinetuneConfig:
     num_workers: int = option(1, help="Ray Train workers (data-parallel)")
     use_gpu: bool = option(False, help="one GPU per worker (bf16)")
     checkpoint_every: int = option(50, help="steps between checkpoints (and validation losses)")
-    storage_path: Path | None = option(
-        None, help="Ray Train storage (default: OUT/ray); shared storage on a cluster"
+    storage_path: str | None = option(
+        None, help="Ray Train storage for checkpoints (default: OUT/ray); on a cluster, shared or s3://..."
+    )
+    max_failures: int = option(
+        2, help="worker failures (a lost node) a run survives, restarting from its latest checkpoint"
     )
     stop_after: int = option(
         0, help="end this run after this many steps of it (resume later); 0: run to the end"
@@ -80,13 +88,11 @@ class FinetuneConfig:
             raise MedsynError("need --epochs >= 1 or --max-steps >= 1")
 
 
-def _read_split(dataset: Path, split: str) -> list[dict[str, Any]]:
-    import pyarrow.parquet as pq
-
-    path = dataset / split
-    if not path.is_dir():
+def _read_split(dataset: Location, split: str) -> list[dict[str, Any]]:
+    part = dataset.join(split)
+    if not part.files(suffix=".parquet"):
         return []
-    return pq.read_table(path).to_pylist()
+    return part.read_parquet().to_pylist()
 
 
 def check_inputs(config: FinetuneConfig) -> tuple[Path, list[dict[str, Any]], list[dict[str, Any]]]:
@@ -97,13 +103,13 @@ def check_inputs(config: FinetuneConfig) -> tuple[Path, list[dict[str, Any]], li
     from medsyn.models import resolve_model
 
     model_path = resolve_model(config.base_model)
-    dataset = Path(config.dataset)  # type: ignore[arg-type]
+    dataset = Location.parse(config.dataset, option="--dataset").check()  # type: ignore[arg-type]
     if not dataset.is_dir():
-        raise MedsynError(f"dataset {str(dataset)!r} does not exist (build it with `medsyn finetune-data`)")
+        raise MedsynError(f"dataset {dataset.uri!r} does not exist (build it with `medsyn finetune-data`)")
     train, val = _read_split(dataset, "train"), _read_split(dataset, "val")
     if not train:
         raise MedsynError(
-            f"dataset {str(dataset)!r} has no training samples (expected {dataset}/train/*.parquet)"
+            f"dataset {dataset.uri!r} has no training samples (expected {dataset.uri}/train/*.parquet)"
         )
     with torch.device("meta"):
         skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_path))
@@ -255,10 +261,13 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
     if device.type == "cpu":  # Ray starts workers with OMP_NUM_THREADS=1: share this node's cores instead
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.local_world))
     torch.manual_seed(cfg["seed"])
-    tokenizer = AutoTokenizer.from_pretrained(cfg["model"])
+    from medsyn.models import resolve_model
+
+    model_dir = str(resolve_model(cfg["model"]))  # this worker's node: a packaged model converts here
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     dtype = torch.bfloat16 if cfg["use_gpu"] else torch.float32
-    base = AutoModelForCausalLM.from_pretrained(cfg["model"], dtype=dtype)
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     lora = LoraConfig(
         r=cfg["lora_r"],
         lora_alpha=cfg["lora_alpha"],
@@ -274,7 +283,11 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
     scheduler = get_cosine_schedule_with_warmup(optimizer, cfg["warmup_steps"], total)
     step = 0
-    resume_dir = ctx.checkpoint_dir() or cfg["resume_dir"]
+    resume_dir = ctx.checkpoint_dir()  # this run's latest (after a worker failure)
+    if resume_dir is None and cfg["resume_dir"]:  # an earlier run's, on any storage: a local copy
+        with Location.parse(cfg["resume_dir"]).local_copy() as local:
+            resume_dir = tempfile.mkdtemp(prefix="medsyn-resume-")
+            shutil.copytree(local, resume_dir, dirs_exist_ok=True)
     if resume_dir:
         from safetensors.torch import load_file
 
@@ -368,44 +381,54 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
                 return
 
 
-def latest_checkpoint(storage: Path, name: str) -> Path | None:
+def latest_checkpoint(storage: Location | Path | str, name: str) -> Location | None:
     """The complete checkpoint directory with the highest step under storage/name (None if there is
-    none). A checkpoint cut short by a crash (a file missing or shorter than state.json lists) is skipped."""
-    best: tuple[int, Path] | None = None
-    for state in (storage / name).glob("**/state.json"):
+    none), on any storage. A checkpoint cut short by a crash (a file missing or shorter than state.json
+    lists) is skipped."""
+    import pyarrow.fs as pafs
+
+    root = Location.parse(storage).join(name)
+    selector = pafs.FileSelector(root.path, recursive=True, allow_not_found=True)
+    sizes = {i.path: i.size for i in root.fs.get_file_info(selector) if i.type == pafs.FileType.File}
+    best: tuple[int, str] | None = None
+    for path in sizes:
+        if not path.endswith("/state.json"):
+            continue
+        directory = path[: -len("/state.json")]
         try:
-            meta = json.loads(state.read_text())
-        except ValueError:
+            meta = json.loads(Location(path, root.fs, path, root.option).read_text())
+        except (ValueError, OSError):
             continue
         step, files = meta["step"], meta.get("files", {})
-        complete = all(
-            (state.parent / f).is_file() and (state.parent / f).stat().st_size == size
-            for f, size in files.items()
-        )
-        if complete and (best is None or step > best[0]):
-            best = (step, state.parent)
-    return best[1] if best else None
+        if all(sizes.get(f"{directory}/{f}") == size for f, size in files.items()) and (
+            best is None or step > best[0]
+        ):
+            best = (step, directory)
+    if best is None:
+        return None
+    uri = best[1] if root.is_local else root.uri[: len(root.uri) - len(root.path)] + best[1]
+    return Location(uri, root.fs, best[1], root.option)
 
 
-def _build_dataset(config: FinetuneConfig) -> Path:
+def _build_dataset(config: FinetuneConfig) -> str:
     """--notes: the instruction dataset in OUT/dataset (built once; a rerun that resumes reuses it)."""
     from medsyn.finetune.dataset import DatasetConfig, build_dataset
     from medsyn.pipeline.generate import init_ray
 
-    dataset = Path(config.out) / "dataset"  # type: ignore[arg-type]
-    if not (dataset / "train").is_dir():
+    dataset = Location.parse(config.out, option="--out").join("dataset")  # type: ignore[arg-type]
+    if not dataset.join("train").is_dir():
         init_ray(None)
         build_dataset(
             DatasetConfig(
                 notes=config.notes,
                 kg=config.kg,
-                out=dataset,
+                out=dataset.uri,
                 overwrite=True,
                 tasks=config.tasks,
                 language=config.language,
             )
         )
-    return dataset
+    return dataset.uri
 
 
 def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
@@ -413,22 +436,24 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    from medsyn.models import check_model
     from medsyn.pipeline.generate import init_ray
 
     given = config
     if config.dataset is None:
         config = replace(config, dataset=_build_dataset(config), notes=None)
     model_path, train, val = check_inputs(config)
-    out = Path(config.out).resolve()  # type: ignore[arg-type]
-    storage = Path(config.storage_path or out / "ray").resolve()
+    out = Location.parse(config.out, option="--out").check()  # type: ignore[arg-type]
+    storage = Location.parse(config.storage_path or out.join("ray").uri, option="--storage-path").check()
     name = "finetune"
     resume = latest_checkpoint(storage, name)
+    model = check_model(config.base_model)  # a packaged name: each worker resolves it on its node
     init_ray(None)
     started = time.time()
     trainer = TorchTrainer(
         _train_loop,
         train_loop_config={
-            "model": str(model_path),
+            "model": model,
             "train": train,
             "val": val,
             "lora_r": config.lora_r,
@@ -445,11 +470,16 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
             "stop_after": config.stop_after,
             "use_gpu": config.use_gpu,
             "seed": config.seed,
-            "resume_dir": str(resume) if resume else None,
+            # A rerun continues from the latest complete checkpoint of an earlier (killed) run (a path or
+            # URI each worker reads); within a run, Ray Train restores its own latest checkpoint after a
+            # worker failure (get_checkpoint()).
+            "resume_dir": resume.uri if resume else None,
         },
         scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu),
         run_config=RunConfig(
-            storage_path=str(storage), name=name, failure_config=FailureConfig(max_failures=0)
+            storage_path=storage.uri,
+            name=name,
+            failure_config=FailureConfig(max_failures=config.max_failures),
         ),
     )
     result = trainer.fit()
@@ -458,11 +488,9 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     history = result.metrics_dataframe.to_dict("records") if result.metrics_dataframe is not None else []
     if history:  # a resumed run's dataframe also holds the reports of the runs before it
         history = [h for h in history if h["resumed_from"] == history[-1]["resumed_from"]]
-    last = json.loads((Path(result.checkpoint.path) / "state.json").read_text())
-    adapter = out / "adapter"
-    tmp = out / ".adapter.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(Path(result.checkpoint.path) / "adapter", tmp)
+    with result.checkpoint.as_directory() as local:  # a download when the storage is remote
+        last = json.loads((Path(local) / "state.json").read_text())
+        files = {f.name: f.read_bytes() for f in (Path(local) / "adapter").iterdir() if f.is_file()}
     summary = {
         "base_model": config.base_model,
         "base_model_path": str(model_path),
@@ -481,12 +509,16 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         "seconds": round(time.time() - started, 1),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(given).items()},
     }
-    (tmp / ADAPTER_META).write_text(json.dumps(summary, ensure_ascii=False, indent=2))
-    shutil.rmtree(adapter, ignore_errors=True)
-    tmp.rename(adapter)
+    files[ADAPTER_META] = json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8")
+    adapter = out.join("adapter")
+    adapter.delete()
+    with staged_dir(adapter, last=ADAPTER_META) as directory:
+        for file_name, data in files.items():
+            (directory / file_name).write_bytes(data)
     if config.merge and summary["complete"]:
-        merge_adapter(adapter, out / "merged")
-    return summary | {"adapter": str(adapter)}
+        with adapter.local_copy() as local_adapter, staged_dir(out.join("merged")) as merged:
+            merge_adapter(local_adapter, merged)
+    return summary | {"adapter": adapter.uri}
 
 
 def _data_record(config: FinetuneConfig) -> dict[str, Any]:
@@ -494,7 +526,7 @@ def _data_record(config: FinetuneConfig) -> dict[str, Any]:
     import hashlib
 
     record: dict[str, Any] = {"kg": config.kg}
-    source = Path(config.notes or config.dataset)  # type: ignore[arg-type]
+    source = Location.parse(config.notes or config.dataset)  # type: ignore[arg-type]
     record["notes" if config.notes else "dataset"] = source.name
     if source.is_file():
         record["sha256"] = hashlib.sha256(source.read_bytes()).hexdigest()

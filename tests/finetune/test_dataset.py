@@ -61,14 +61,14 @@ def test_finetune_from_notes_builds_the_dataset_once(ray_local, notes_dir: Path)
     from medsyn.finetune.trainer import FinetuneConfig, _build_dataset
 
     config = FinetuneConfig(notes=notes_dir / "train.jsonl", kg="demo", out=notes_dir / "ft")
-    dataset = _build_dataset(config)
+    dataset = Path(_build_dataset(config))
     assert dataset == notes_dir / "ft" / "dataset"
     built = sorted(map(str, pq.read_table(dataset / "train").to_pylist()))
     plain = build_samples(DatasetConfig(notes=notes_dir / "train.jsonl", kg="demo"), use_ray=False)
     assert built == sorted(str(s) for s in plain.to_pylist() if s["split"] == "train")
     # A rerun (a resume) reuses it rather than building it again.
     stamp = (dataset / "train" / "part-00000.parquet").stat().st_mtime_ns
-    assert _build_dataset(config) == dataset
+    assert Path(_build_dataset(config)) == dataset
     assert (dataset / "train" / "part-00000.parquet").stat().st_mtime_ns == stamp
     with pytest.raises(MedsynError, match="one of --dataset .* or --notes"):
         FinetuneConfig(out=notes_dir / "ft")

@@ -5,6 +5,7 @@ a killed run resumes from its saved step, the adapter changes the output of the 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def test_train_kill_resume_and_use_the_adapter(
     _kill_after_first_checkpoint(dataset, out, tiny_model)
     saved = latest_checkpoint(out / "ray", "finetune")
     assert saved is not None and not (out / "adapter").exists()
-    killed_at = json.loads((saved / "state.json").read_text())["step"]
+    killed_at = saved.join("state.json").read_json()["step"]
     assert killed_at in range(2, 10, 2), killed_at
     # The rerun continues from the killed run's last checkpoint, not from zero.
     second = run_finetune(_config(dataset, out, tiny_model))
@@ -197,3 +198,38 @@ def test_finetune_from_notes_trains(ray_local, tiny_model: Path, tmp_path: Path)
     assert set(meta["train_samples_by_task"]) <= {"note_from_title_symptoms", "kg_symptoms"}
     assert meta["train_samples_by_task"]["note_from_title_symptoms"] > 0
     assert (out / "dataset" / "train").is_dir()
+
+
+def test_finetune_with_every_location_on_s3(ray_local, s3_server, tiny_model: Path) -> None:  # type: ignore[no-untyped-def]
+    """Notes, dataset, checkpoints and adapter on a real S3-compatible server: a run stopped after its
+    first checkpoint resumes from it (found on S3), and the adapter lands on S3 with its metadata."""
+    from medsyn.storage import Location
+    from tests.finetune.conftest import TRAIN
+
+    root = s3_server()
+    notes = Location.parse(f"{root}/notes/train.jsonl")
+    notes.write_text("".join(json.dumps({"idx": i, "code": c, "symptoms": t}, ensure_ascii=False) + "\n"
+                             for i, c, t in TRAIN))  # fmt: skip
+    out = f"{root}/runs/ft"
+    config = FinetuneConfig(
+        notes=notes.uri, kg="demo", tasks=["note_from_title_symptoms", "kg_symptoms"], out=out,
+        base_model=str(tiny_model), max_steps=4, batch_size=2, checkpoint_every=2, lora_r=4, lora_alpha=8,
+        max_length=96, stop_after=2,
+    )  # fmt: skip
+    first = run_finetune(config)
+    assert first["step"] == 2 and not first["complete"]
+    saved = latest_checkpoint(f"{out}/ray", "finetune")
+    assert saved is not None and saved.uri.startswith(f"{out}/ray/finetune/")
+    assert saved.join("state.json").read_json()["step"] == 2
+    second = run_finetune(replace(config, stop_after=0))
+    assert second["resumed_from"] == 2 and second["complete"] and second["step"] == 4
+    adapter = Location.parse(second["adapter"])
+    assert adapter.uri == f"{out}/adapter"
+    meta = adapter.join("medsyn_adapter.json").read_json()
+    assert meta["complete"] and meta["data"]["notes"] == "train.jsonl" and meta["data"]["sha256"]
+    assert adapter.join("adapter_model.safetensors").is_file()
+    assert Location.parse(f"{out}/dataset/train").is_dir()
+    with adapter.local_copy() as local:  # the adapter from S3 loads and changes the model's output
+        request = [Request("a", prompt="### Задание:\n", params=SamplingParams(0, 1.0, 6))]
+        with make_engine("hf", str(tiny_model), adapter=local) as tuned:
+            assert tuned.generate(request)[0].error is None
