@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from medsyn.quality.scores import score_note
 from medsyn.serving.auth import openai_error
 from medsyn.serving.config import ServeConfig
-from medsyn.serving.notes import NotesError, NotesRequest, plan_notes
+from medsyn.serving.notes import NotesError, NotesIndex, NotesRequest, plan_notes
 from medsyn.serving.ray_llm import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList
 
 
@@ -57,6 +57,7 @@ class MedsynIngress(OpenAiIngress):
         self.settings = ServeConfig(**settings)
         self.kg = open_kg(self.settings.kg)
         self.real_notes = load_notes(self.settings.notes) if self.settings.notes else None
+        self.notes_index = NotesIndex(self.real_notes)  # once per replica, not per request
         self._adapters_in_use: set[str] = set()  # adapter models that answered a /v1/notes request
 
     # -- models and LoRA adapters (<model id>:<adapter name>) ----------------------------------------
@@ -161,9 +162,10 @@ class MedsynIngress(OpenAiIngress):
         except HTTPException as exc:
             return openai_error(exc.status_code, str(exc.detail), param="model", code="model_not_found")
         try:
-            planned = plan_notes(
+            planned = await asyncio.to_thread(  # planning is CPU work: off the event loop
+                plan_notes,
                 self.kg,
-                self.real_notes,
+                self.notes_index.for_codes(body.codes),
                 body,
                 language=s.language,
                 default_template=s.notes_template or "paper_main",

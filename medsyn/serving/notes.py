@@ -40,6 +40,36 @@ class NotesRequest(BaseModel):
     seed: int | None = Field(None, ge=0, description="plan and sampling seed (random if absent)")
 
 
+class NotesIndex:
+    """The server's real notes indexed by code once per replica: a request plans from the notes of its
+    own codes (a few rows), not from every note the server holds.
+
+        index = NotesIndex(load_notes("train.jsonl"))
+        plan_notes(kg, index.for_codes(["J06"]), request, language="ru")
+    """
+
+    def __init__(self, notes: pa.Table | None) -> None:
+        self.notes = notes
+        self.rows: dict[str, np.ndarray] = {}
+        if notes is not None and notes.num_rows:
+            codes = np.asarray(notes["code"].to_pylist(), dtype=object)
+            order = np.argsort(codes, kind="stable")
+            values, starts = np.unique(codes[order], return_index=True)
+            for value, part in zip(values, np.split(order, starts[1:]), strict=True):
+                self.rows[str(value)] = np.sort(part)
+
+    def for_codes(self, codes: list[str]) -> pa.Table | None:
+        """The notes of these codes' categories, in their original order (None without notes)."""
+        if self.notes is None:
+            return None
+        from medsyn.icd import category, normalize_code
+
+        wanted = {category(normalize_code(c) or c.strip().upper()) for c in codes}
+        parts = [self.rows[c] for c in sorted(wanted) if c in self.rows]
+        rows = np.sort(np.concatenate(parts)) if parts else np.array([], dtype=np.int64)
+        return self.notes.take(pa.array(rows, pa.int64()))
+
+
 class NotesError(ValueError):
     def __init__(self, message: str, param: str) -> None:
         super().__init__(message)

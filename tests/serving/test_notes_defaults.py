@@ -35,3 +35,23 @@ def test_completion_form_plans_a_prompt_not_messages() -> None:
         kg, None, NotesRequest(codes=["J06"], seed=3, template="baseline_symptoms"), language="ru"
     )
     assert chat[0]["messages"][-1]["role"] == "user" and "prompt" not in chat[0]
+
+
+def test_the_notes_index_plans_like_every_note(real_data_dir) -> None:  # type: ignore[no-untyped-def]
+    """/v1/notes plans from the notes of the request's codes (indexed once per replica): the same plan,
+    example notes included, as planning from every note the server holds."""
+    from medsyn.notes import load_notes
+    from medsyn.serving.notes import NotesIndex
+
+    kg = open_kg("demo")
+    notes = load_notes(real_data_dir / "rumedbench" / "RuMedTop3" / "train_v1.jsonl")
+    index = NotesIndex(notes)
+    request = NotesRequest(codes=["J06", "m54.5", "I10"], n=3, seed=11)
+    subset = index.for_codes(request.codes)
+    assert subset is not None and 0 < subset.num_rows < notes.num_rows / 4
+    assert set(subset["code"].to_pylist()) <= {"J06", "M54", "I10"}
+    full = plan_notes(kg, notes, request, language="ru")
+    fast = plan_notes(kg, subset, request, language="ru")
+    assert [n["example_id"] for n in fast] == [n["example_id"] for n in full]
+    assert any(n["example_id"] for n in fast) and fast == full
+    assert index.for_codes(["Z99"]).num_rows == 0 and NotesIndex(None).for_codes(["J06"]) is None
