@@ -118,7 +118,7 @@ def _run_fits(
 ) -> list[np.ndarray]:
     tfidf = config.section(TfidfConfig)
     if config.classifier == "transformer":
-        from medsyn.pipeline.generate import init_ray
+        from medsyn.ray_env import init_ray
 
         init_ray(config.ray_address)
         storage = Location.parse(config.out).join("classifier-runs").uri  # type: ignore[arg-type]
@@ -140,13 +140,37 @@ def _run_fits(
         ]
     import ray
 
-    from medsyn.pipeline.generate import init_ray
+    from medsyn.ray_env import init_ray
 
     init_ray(config.ray_address)
-    remote = ray.remote(num_cpus=1)(fit_and_rank)
-    test_ref, codes_ref = ray.put(test_texts), ray.put(test_codes)
-    refs = [remote.remote(s.texts, s.codes, test_ref, codes_ref, tfidf, seed) for s, seed in jobs]
+    # Every distinct (text, code) goes into the object store once; each (configuration, seed) task gets
+    # the references and its rows' positions, not a copy of its training set.
+    pool: dict[tuple[str, str], int] = {}
+    positions = [
+        np.fromiter((pool.setdefault(tc, len(pool)) for tc in zip(s.texts, s.codes, strict=True)), np.int64)
+        for s, _ in jobs
+    ]
+    texts_ref = ray.put([t for t, _ in pool])
+    codes_ref = ray.put([c for _, c in pool])
+    test_ref, test_codes_ref = ray.put(test_texts), ray.put(test_codes)
+    remote = ray.remote(num_cpus=1)(_fit_and_rank_pooled)
+    refs = [
+        remote.remote(texts_ref, codes_ref, idx, test_ref, test_codes_ref, tfidf, seed)
+        for idx, (_, seed) in zip(positions, jobs, strict=True)
+    ]
     return list(ray.get(refs))
+
+
+def _fit_and_rank_pooled(
+    texts: list[str],
+    codes: list[str],
+    idx: np.ndarray,
+    test_texts: list[str],
+    test_codes: list[str],
+    tfidf: TfidfConfig,
+    seed: int,
+) -> np.ndarray:
+    return fit_and_rank([texts[i] for i in idx], [codes[i] for i in idx], test_texts, test_codes, tfidf, seed)
 
 
 def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, Any]:

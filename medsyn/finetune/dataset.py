@@ -151,7 +151,7 @@ def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
             import ray
 
             ds = ray.data.from_items(rows).map_batches(mapper, batch_size=256, batch_format="numpy")
-            samples += ds.to_pandas().to_dict("records") if ds.count() else []
+            samples += ds.to_pandas().to_dict("records")  # the pipeline runs once
         else:
             out = mapper({k: [r[k] for r in rows] for k in ("note_id", "code", "text", "source")})
             samples += [dict(zip(out, values, strict=True)) for values in zip(*out.values(), strict=True)]
@@ -173,6 +173,9 @@ def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
     return pa.Table.from_pylist(samples, schema=SCHEMA)
 
 
+SHARD_ROWS = 50_000
+
+
 def build_dataset(config: DatasetConfig, *, use_ray: bool = True) -> dict[str, Any]:
     """Write `out/train/*.parquet` and `out/val/*.parquet` (a path or URI; on a filesystem atomically)."""
     if config.out is None:
@@ -186,11 +189,12 @@ def build_dataset(config: DatasetConfig, *, use_ray: bool = True) -> dict[str, A
             "the dataset is empty: no note or code produced a sample (check --notes, --kg, --tasks)"
         )
 
-    def write(directory: Path) -> None:
+    def write(directory: Path) -> None:  # shards of SHARD_ROWS samples: readers can split the work
         for split in ("train", "val"):
             (directory / split).mkdir(parents=True, exist_ok=True)
             part = table.filter(pa.compute.equal(table["split"], split))
-            pq.write_table(part, directory / split / "part-00000.parquet")
+            for i, start in enumerate(range(0, max(part.num_rows, 1), SHARD_ROWS)):
+                pq.write_table(part.slice(start, SHARD_ROWS), directory / split / f"part-{i:05d}.parquet")
 
     if out.is_local:  # a temporary directory renamed at the end
         with atomic_dir(out.local_path) as tmp:

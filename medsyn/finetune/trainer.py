@@ -208,6 +208,19 @@ class RayTrainContext:
 
         return ray.train.torch.prepare_model(model, move_to_device=False) if self.world > 1 else model
 
+    def samples(self, split: str, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+        """A split of the dataset, whole, from the Ray Data dataset given to the trainer."""
+        import ray.train
+
+        try:
+            shard = ray.train.get_dataset_shard(split)
+        except KeyError:  # no such split (an empty validation set is not passed)
+            return []
+        if shard is None:
+            return []
+        rows = [r for batch in shard.iter_batches(batch_format="pyarrow") for r in batch.to_pylist()]
+        return _sorted_samples(rows)
+
     def checkpoint_dir(self) -> str | None:
         import ray.train
 
@@ -234,6 +247,9 @@ class LocalContext:
 
     def prepare(self, model: Any) -> Any:
         return model
+
+    def samples(self, split: str, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(cfg[split])
 
     def checkpoint_dir(self) -> str | None:
         return None
@@ -276,8 +292,8 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(base, lora)
-    train = _encode(tokenizer, cfg["train"], cfg["max_length"])
-    val = _encode(tokenizer, cfg["val"], cfg["max_length"])
+    train = _encode(tokenizer, ctx.samples("train", cfg), cfg["max_length"])
+    val = _encode(tokenizer, ctx.samples("val", cfg), cfg["max_length"])
     steps_per_epoch = max(1, len(train) // (cfg["batch_size"] * world))
     total = cfg["max_steps"] or cfg["epochs"] * steps_per_epoch
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
@@ -431,9 +447,23 @@ def _build_dataset(config: FinetuneConfig) -> str:
     return dataset.uri
 
 
+def _ray_datasets(dataset: str, *, val: bool) -> dict[str, Any]:
+    import ray.data
+
+    root = Location.parse(dataset, option="--dataset")
+    splits = ["train", "val"] if val else ["train"]
+    return {split: ray.data.read_parquet(root.join(split).uri) for split in splits}
+
+
+def _sorted_samples(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One order for every worker and every run, whatever order Ray Data delivered the rows in."""
+    key = ("task", "code", "note_id", "input", "output")
+    return sorted(rows, key=lambda r: tuple(str(r.get(k) or "") for k in key))
+
+
 def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Train (or resume) and write OUT/adapter; returns the summary (also in medsyn_adapter.json)."""
-    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train import DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     from medsyn.models import check_model
@@ -454,8 +484,8 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         _train_loop,
         train_loop_config={
             "model": model,
-            "train": train,
-            "val": val,
+            # The samples reach the workers through Ray Data (read from the dataset's storage by Ray
+            # tasks), not inside this config.
             "lora_r": config.lora_r,
             "lora_alpha": config.lora_alpha,
             "lora_dropout": config.lora_dropout,
@@ -476,6 +506,10 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
             "resume_dir": resume.uri if resume else None,
         },
         scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu),
+        # Every worker reads the whole (small) dataset and takes its own seeded share of each epoch
+        # (epoch_batches): the same batches on every run, so a resumed run continues exactly.
+        datasets=_ray_datasets(config.dataset, val=bool(val)),  # type: ignore[arg-type]
+        dataset_config=DataConfig(datasets_to_split=[]),
         run_config=RunConfig(
             storage_path=storage.uri,
             name=name,

@@ -166,3 +166,31 @@ def test_whole_experiment_on_a_rumedtop3_sample(sample) -> None:  # type: ignore
     assert (
         "skipped: its training set has 0 notes" in (sample["root"] / "report-empty" / "report.md").read_text()
     )
+
+
+def test_ray_fits_rank_like_plain_fits(sample) -> None:  # type: ignore[no-untyped-def]
+    """The classifiers trained as Ray tasks (texts in the object store once, each task its positions)
+    rank every test note exactly as the same fits in this process."""
+    import numpy as np
+
+    from medsyn.evaluate.experiment import _run_fits
+    from medsyn.evaluate.upsample import TrainingSet
+
+    train, test = load_notes(sample["train"]), load_notes(sample["test"])
+    texts, codes = train["text"].to_pylist(), train["code"].to_pylist()
+    half = len(texts) // 2
+
+    def training_set(name: str, t: list[str], c: list[str]) -> TrainingSet:
+        return TrainingSet(name, [str(i) for i in range(len(t))], t, c, ["real"] * len(t))
+
+    jobs = [
+        (training_set("all", texts, codes), 0),
+        (training_set("half", texts[:half], codes[:half]), 1),
+        (training_set("twice", texts + texts[:half], codes + codes[:half]), 2),
+    ]
+    test_texts, test_codes = test["text"].to_pylist(), test["code"].to_pylist()
+    base = dict(train=sample["train"], test=sample["test"], synthetic=["x"], out=str(sample["root"] / "x"))
+    plain = _run_fits(jobs, test_texts, test_codes, EvaluateConfig(**base, use_ray=False))
+    on_ray = _run_fits(jobs, test_texts, test_codes, EvaluateConfig(**base, use_ray=True))
+    assert len(on_ray) == 3 and all(np.array_equal(a, b) for a, b in zip(plain, on_ray, strict=True))
+    assert not np.array_equal(plain[0], plain[1])  # the sets differ, and so do their rankings

@@ -69,7 +69,9 @@ def test_retrain_from_the_shipped_config(
     )
     assert meta["train_samples_by_task"] == shipped["train_samples_by_task"]
     assert (meta["train_samples"], meta["val_samples"]) == (shipped["train_samples"], shipped["val_samples"])
-    same = {f.name for f in fields(FinetuneConfig)} - set(OVERRIDES) - {"notes", "kg", "out"}
+    # Every training setting; not where things live, nor max_failures (fault tolerance of a run, added
+    # after the shipped adapter was trained: it changes no weight).
+    same = {f.name for f in fields(FinetuneConfig)} - set(OVERRIDES) - {"notes", "kg", "out", "max_failures"}
     assert {k: meta["config"][k] for k in same} == {k: shipped["config"][k] for k in same}
     assert shipped["complete"] and shipped["step"] == shipped["config"]["max_steps"]
     assert (
