@@ -13,6 +13,7 @@ engines and `medsyn finetune` load:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -170,6 +171,54 @@ def adapter_base(adapter: str | Path) -> str | None:
     return json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
 
 
+FINGERPRINT_FILE = ".medsyn-fingerprint.json"
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """A content fingerprint of a model directory's weights: SHA-256 over every tensor's name, dtype,
+    shape and bytes (not the files' metadata, nor their paths). Cached beside the weights, keyed by
+    their sizes and modification times; about 3 s per GB the first time."""
+    import hashlib
+    import json
+
+    files = sorted(model_dir.glob("*.safetensors"))
+    if not files:
+        raise MedsynError(f"model directory {str(model_dir)!r} holds no *.safetensors weights")
+    stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    cache = model_dir / FINGERPRINT_FILE
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("files") == stamp:
+            return str(cached["sha256"])
+    except (OSError, ValueError):
+        pass
+    import torch
+    from safetensors import safe_open
+
+    digest = hashlib.sha256()
+    for f in files:
+        with safe_open(str(f), framework="pt") as weights:
+            for name in sorted(weights.keys()):
+                tensor = weights.get_tensor(name).contiguous()
+                digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+                digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    value = digest.hexdigest()
+    with contextlib.suppress(OSError):  # a read-only model directory: computed again next time
+        cache.write_text(json.dumps({"files": stamp, "sha256": value}))
+    return value
+
+
+def adapter_fingerprint(adapter: Path) -> str | None:
+    """The base model fingerprint an adapter's medsyn_adapter.json records (None: not recorded)."""
+    import json
+
+    meta = adapter / "medsyn_adapter.json"
+    if not meta.is_file():
+        return None
+    value = json.loads(meta.read_text(encoding="utf-8")).get("base_model_fingerprint")
+    return str(value) if value else None
+
+
 def _model_dir(name_or_path: str | Path) -> Path:
     """Where a model is (or will be, once converted), without converting it."""
     name = str(name_or_path)
@@ -196,6 +245,15 @@ def check_adapter(adapter: str | Path, model_path: str | Path) -> Path:
             f"adapter {str(adapter)!r} was trained on {base}, not on the engine's model {model_path}: "
             f"pass --model {base}"
         )
+    expected, model_dir = adapter_fingerprint(path), _model_dir(model_path)
+    if expected and list(model_dir.glob("*.safetensors")):  # a model not converted here yet: its node checks
+        found = model_fingerprint(model_dir)
+        if found != expected:
+            raise MedsynError(
+                f"adapter {str(adapter)!r} was trained on {base} with other weights (fingerprint "
+                f"{expected[:12]}) than {str(model_dir)!r} holds now ({found[:12]}): a changed model "
+                "directory or another conversion of it; retrain the adapter on this model"
+            )
     return path
 
 

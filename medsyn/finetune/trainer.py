@@ -466,7 +466,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     from ray.train import DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from medsyn.models import check_model
+    from medsyn.models import check_model, model_fingerprint
     from medsyn.pipeline.generate import init_ray
 
     given = config
@@ -528,6 +528,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     summary = {
         "base_model": config.base_model,
         "base_model_path": str(model_path),
+        "base_model_fingerprint": model_fingerprint(model_path),  # its weights: checked where it is used
         "step": last["step"],
         "total_steps": last["total"],
         "complete": last["step"] >= last["total"],

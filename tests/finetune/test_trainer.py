@@ -22,6 +22,7 @@ from medsyn.finetune.trainer import (
     merge_adapter,
     run_finetune,
 )
+from medsyn.models import model_fingerprint
 from tests.kill import kill_job_when
 
 pytestmark = pytest.mark.integration
@@ -101,6 +102,7 @@ def test_train_kill_resume_and_use_the_adapter(
     adapter = Path(second["adapter"])
     meta = json.loads((adapter / "medsyn_adapter.json").read_text())
     assert meta["base_model"] == str(tiny_model) and meta["config"]["lora_r"] == 8
+    assert meta["base_model_fingerprint"] == model_fingerprint(tiny_model)
     assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
 
     # The loss on a fixed batch of training samples goes down.

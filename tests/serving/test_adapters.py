@@ -39,3 +39,33 @@ def test_bad_adapters_are_refused_by_name(adapter: Path, tiny_model: Path, defau
         parse_adapters([f"a={adapter.parent}"], tiny_model)
     with pytest.raises(MedsynError, match="not on the engine's model"):
         parse_adapters([f"a={adapter}"], default_model)
+
+
+def test_an_adapter_knows_its_base_model_by_content(adapter: Path, tiny_model: Path, tmp_path: Path) -> None:
+    """medsyn_adapter.json records the base model's weights fingerprint: the same weights anywhere pass,
+    changed weights under the same name are refused."""
+    import json
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from medsyn.models import check_adapter, model_fingerprint
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    fingerprint = model_fingerprint(model)
+    assert fingerprint == model_fingerprint(tiny_model)  # content, not path
+    tuned = tmp_path / "adapter"
+    shutil.copytree(adapter, tuned)
+    meta = {"base_model": str(model), "base_model_fingerprint": fingerprint}
+    (tuned / "medsyn_adapter.json").write_text(json.dumps(meta))
+    assert check_adapter(tuned, model) == tuned
+    # The model directory is overwritten with other weights (say, a new version under the same path).
+    changed = AutoModelForCausalLM.from_pretrained(model)
+    with torch.no_grad():
+        next(iter(changed.parameters())).add_(0.01)
+    changed.save_pretrained(model)
+    assert model_fingerprint(model) != fingerprint
+    with pytest.raises(MedsynError, match=r"with other weights \(fingerprint .*retrain the adapter"):
+        check_adapter(tuned, model)
