@@ -70,6 +70,27 @@ def write_shard(shards: Location, table: pa.Table) -> str:
     return name
 
 
+class _Seen:
+    """Row indices seen so far, as a growing bit mask (rows are 0..total-1): O(rows) in all."""
+
+    def __init__(self) -> None:
+        self.mask = np.zeros(0, dtype=bool)
+
+    def add(self, rows: np.ndarray) -> np.ndarray:
+        """Mark `rows` seen; returns which of them were seen before (earlier or within `rows`)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and rows.max() >= len(self.mask):
+            grown = np.zeros(max(int(rows.max()) + 1, 2 * len(self.mask)), dtype=bool)
+            grown[: len(self.mask)] = self.mask
+            self.mask = grown
+        before = self.mask[rows].copy()
+        _, first = np.unique(rows, return_index=True)
+        repeated = np.ones(len(rows), dtype=bool)
+        repeated[first] = False
+        self.mask[rows] = True
+        return before | repeated
+
+
 class RunDir:
     """A generation run directory on any storage `Location`."""
 
@@ -163,11 +184,11 @@ class RunDir:
     def deduplicate(self) -> int:
         """Keep one copy of each row (the copy in the shard whose name sorts first); rewrite or remove
         the other shards. Returns the number of row copies removed."""
-        seen: set[int] = set()
+        seen = _Seen()
         removed = 0
         for name, rows in list(self.tables(["row"])):
             values = rows["row"].to_numpy()
-            dup = np.isin(values, np.fromiter(seen, dtype=np.int64, count=len(seen)))
+            dup = seen.add(values)
             if dup.any():
                 shard = self.shards.join(name)
                 if not dup.all():
@@ -175,7 +196,6 @@ class RunDir:
                     write_shard(self.shards, full.filter(pa.array(~dup)))
                 shard.delete()
                 removed += int(dup.sum())
-            seen.update(int(v) for v in values[~dup])
         return removed
 
     def finish(self, total: int) -> dict[str, Any]:
@@ -214,12 +234,10 @@ class RunDir:
     def read(self, columns: list[str] | None = None) -> pa.Table:
         """The run's rows, one copy of each (the first shard's), reading only `columns` (+ row)."""
         wanted = None if columns is None else list(dict.fromkeys(["row", *columns]))
-        parts, seen = [], np.array([], dtype=np.int64)
+        parts, seen = [], _Seen()
         for _, table in self.tables(wanted):  # type: ignore[arg-type]
-            values = table["row"].to_numpy()
-            keep = ~np.isin(values, seen)
+            keep = ~seen.add(table["row"].to_numpy())
             parts.append(table.filter(pa.array(keep)) if not keep.all() else table)
-            seen = np.union1d(seen, values)
         if not parts:
             raise MedsynError(f"{self.out}: no notes shards (expected {self.shards}/part-*.parquet)")
         table = pa.concat_tables(parts, promote_options="permissive")
