@@ -186,12 +186,10 @@ def model_fingerprint(model_dir: Path) -> str:
         raise MedsynError(f"model directory {str(model_dir)!r} holds no *.safetensors weights")
     stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
     cache = model_dir / FINGERPRINT_FILE
-    try:
+    with contextlib.suppress(OSError, ValueError):  # no cache yet, or an unreadable one
         cached = json.loads(cache.read_text())
         if cached.get("files") == stamp:
             return str(cached["sha256"])
-    except (OSError, ValueError):
-        pass
     import torch
     from safetensors import safe_open
 

@@ -10,8 +10,6 @@ sibling directory and renames it into place, so a crash never leaves a half-buil
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +28,7 @@ FORMAT_VERSION = 1
 def write_kg(tables: KGTables, out: Path | str, *, overwrite: bool = False) -> Path | str:
     """Write `tables` as a KG directory at `out` (a path or a URI), atomically; refuse an existing `out`
     unless `overwrite`. On an object store the manifest is written last: readers need it."""
-    from medsyn.storage import Location, staged_dir
+    from medsyn.storage import Location, atomic_dir, staged_dir
 
     loc = Location.parse(out, option="--out")
     if not loc.is_local:
@@ -43,20 +41,8 @@ def write_kg(tables: KGTables, out: Path | str, *, overwrite: bool = False) -> P
     out = loc.local_path
     if out.exists() and not overwrite:
         raise MedsynError(f"{str(out)!r} already exists; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:  # a hidden sibling, renamed into place when complete
         _write_files(tables, tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{datetime.now(UTC):%Y%m%d%H%M%S%f}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
