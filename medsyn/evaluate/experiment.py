@@ -55,6 +55,9 @@ class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TransformerCon
         None, help="directory (a path or URI) for report.json (written last), report.md, plots and tables"
     )
     overwrite: bool = option(False, help="replace an existing report in --out")
+    allow_dry_run: bool = option(
+        False, help="accept --synthetic sets written by engine dry-run (placeholders)"
+    )
     text_column: str | None = option(
         None, help="text column of the real notes (default: text, note or symptoms)"
     )
@@ -208,7 +211,7 @@ def _experiment(
     (out / "synthetic").mkdir()
     filter_config, privacy_config = config.section(FilterConfig), config.section(PrivacyConfig)
     for label, path in zip(labels, config.synthetic, strict=True):
-        table = read_synthetic(path, name=label)
+        table = read_synthetic(path, name=label, allow_dry_run=config.allow_dry_run)
         gates[label] = quality_gates(table, reference)  # before the filters: the set as generated
         result = apply_filters(table, real_texts, filter_config, real_codes=real_codes, seed=config.seed)
         kept[label] = result.kept

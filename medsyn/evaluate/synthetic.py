@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from medsyn.errors import MedsynError
 from medsyn.icd import category
 from medsyn.pipeline.rundir import RUN_FILE, SHARDS, RunDir
+from medsyn.pipeline.stages import DRY_RUN
 from medsyn.storage import Location
 
 COLUMNS = (
@@ -26,6 +27,7 @@ COLUMNS = (
     "example_containment",
     "copied_example",
     "error",
+    "engine",
 )
 
 
@@ -42,9 +44,9 @@ def _tables(loc: Location) -> list[pa.Table]:
     return [f.read_parquet() for f in files]
 
 
-def read_synthetic(path: Path | str, *, name: str | None = None) -> pa.Table:
+def read_synthetic(path: Path | str, *, name: str | None = None, allow_dry_run: bool = False) -> pa.Table:
     """Rows of one synthetic set (a path or a URI) with the columns the experiments use, codes cut to 3
-    characters."""
+    characters. A set written by engine dry-run (placeholder texts) is refused unless `allow_dry_run`."""
     loc = Location.parse(path, option="--synthetic")
     if not loc.exists():
         raise MedsynError(f"synthetic set {loc.uri!r} does not exist")
@@ -65,6 +67,12 @@ def read_synthetic(path: Path | str, *, name: str | None = None) -> pa.Table:
     table = table.set_column(table.column_names.index("code"), "code", pa.array(codes, pa.string()))
     set_name = name or loc.name
     table = table.append_column("set", pa.array([set_name] * table.num_rows, pa.string()))
+    dry = pc.sum(pc.equal(table["engine"], DRY_RUN)).as_py() or 0
+    if dry and not allow_dry_run:
+        raise MedsynError(
+            f"synthetic set {loc.uri!r} holds {dry} notes written by engine {DRY_RUN!r} (placeholder texts "
+            "for capacity planning, not notes): generate with a model, or pass --allow-dry-run to use them"
+        )
     ids = table["note_id"]
     if pc.count_distinct(ids).as_py() != table.num_rows:
         raise MedsynError(f"synthetic set {loc.uri!r} has duplicate note ids")

@@ -24,7 +24,7 @@ from medsyn.errors import MedsynError
 from medsyn.finetune.tasks import TASKS, code_tasks, note_tasks, related_codes
 from medsyn.storage import Location, atomic_dir, staged_dir
 
-NOTE_TASKS = ("note_from_title_symptoms", "note_from_symptoms", "continuation")
+NOTE_TASKS = ("note_from_title_symptoms", "note_from_example", "note_from_symptoms", "continuation")
 
 SCHEMA = pa.schema(
     [
@@ -58,6 +58,12 @@ class DatasetConfig:
     synthetic: list[str] = option(
         default_factory=list, help="generation run directories whose notes join note_from_symptoms"
     )
+    example_max_words: int = option(
+        60, help="note_from_example: examples are real notes of at most this many words (0: any)"
+    )
+    allow_dry_run: bool = option(
+        False, help="accept --synthetic runs written by engine dry-run (placeholders)"
+    )
     min_symptom_recall: float = option(1.0, help="synthetic notes: least symptom recall to be used")
     val_fraction: float = option(0.05, help="share of samples held out for the validation loss")
     seed: int = option(0, help="seed of paraphrase choice and the train/val split")
@@ -85,10 +91,31 @@ def _split(s: dict[str, Any], fraction: float, seed: int) -> str:
 
 
 class _NoteSamples:
-    """Ray Data map_batches callable: a batch of notes -> their samples (the KG symptoms are passed in)."""
+    """Ray Data map_batches callable: a batch of notes -> their samples (the KG symptoms are passed in,
+    and for note_from_example the real notes of each code, as (note_id, text))."""
 
-    def __init__(self, symptoms: dict[str, list[str]], titles: dict[str, str], config: DatasetConfig) -> None:
+    def __init__(
+        self,
+        symptoms: dict[str, list[str]],
+        titles: dict[str, str],
+        config: DatasetConfig,
+        examples: dict[str, list[tuple[str, str]]] | None = None,
+    ) -> None:
         self.symptoms, self.titles, self.config = symptoms, titles, config
+        self.examples = examples or {}
+
+    def example_for(self, note_id: str, code: str, text: str) -> str | None:
+        """Another real note of the code (never the note itself or a copy of its text), by a seeded hash."""
+        cap = self.config.example_max_words
+        others = [
+            t
+            for i, t in self.examples.get(code, [])
+            if i != note_id and t.strip() != text.strip() and (not cap or len(t.split()) <= cap)
+        ]
+        if not others:
+            return None
+        key = f"{self.config.seed}\x1fexample\x1f{note_id}".encode()
+        return others[int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % len(others)]
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows: list[dict[str, Any]] = []
@@ -104,6 +131,7 @@ class _NoteSamples:
                 seed=self.config.seed,
                 source=str(source),
                 title=self.titles.get(str(code)),
+                example=self.example_for(str(note_id), str(code), str(text)) if self.examples else None,
             )
             rows += [s for s in samples if s["task"] in self.config.tasks]
         return {name: [r.get(name) for r in rows] for name in SCHEMA.names if name != "split"}
@@ -114,7 +142,7 @@ def _synthetic_notes(config: DatasetConfig) -> list[dict[str, Any]]:
 
     rows = []
     for path in config.synthetic:
-        for r in read_synthetic(path).to_pylist():
+        for r in read_synthetic(path, allow_dry_run=config.allow_dry_run).to_pylist():
             recall = r.get("symptom_recall")
             if r.get("error") or not r.get("text") or recall is None or recall < config.min_symptom_recall:
                 continue
@@ -146,7 +174,11 @@ def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
     per_note = [t for t in config.tasks if t in NOTE_TASKS]
     samples: list[dict[str, Any]] = []
     if per_note and rows:
-        mapper = _NoteSamples(symptoms, titles, config)
+        examples: dict[str, list[tuple[str, str]]] = {}
+        if "note_from_example" in config.tasks:  # the paper's examples: real notes only
+            for r in notes.select(["note_id", "code", "text"]).to_pylist():
+                examples.setdefault(str(r["code"]), []).append((str(r["note_id"]), str(r["text"])))
+        mapper = _NoteSamples(symptoms, titles, config, examples)
         if use_ray:
             import ray
 

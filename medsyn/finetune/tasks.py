@@ -65,8 +65,11 @@ PARAPHRASES: dict[str, dict[str, list[str]]] = {
 # The generator's own task: its instruction is the `instruction_note` template's (one text, no
 # paraphrases), so a fine-tuned model sees at generation time exactly the prompt it was trained on.
 NOTE_TEMPLATE = "instruction_note"
+# The paper's prompt (a real example note of the same code, plus title and symptoms) for note_from_example.
+EXAMPLE_TEMPLATE = "instruction_note_example"
 TASKS = (
     "note_from_title_symptoms",
+    "note_from_example",
     "note_from_symptoms",
     "continuation",
     "symptom_continuation",
@@ -97,12 +100,19 @@ def sample(
     }
 
 
-def note_instruction(title: str, language: str) -> str:
-    """The instruction line of the `instruction_note` template for a disease title."""
+def _template_parts(name: str, language: str) -> tuple[str, str]:
+    """(instruction, input) of a generator template in the paper's layout: the line under the task
+    header and the lines under the input header, still with their {fields}."""
     from medsyn.prompts import get_template
 
-    text = get_template(NOTE_TEMPLATE, language, "completion").text
-    return text.split("\n")[1].format(title=title)
+    lines = get_template(name, language, "completion").text.rstrip("\n").split("\n")
+    blanks = [i for i, line in enumerate(lines) if not line]
+    return lines[1], "\n".join(lines[blanks[0] + 2 : blanks[1]])
+
+
+def note_instruction(title: str, language: str) -> str:
+    """The instruction line of the `instruction_note` template for a disease title."""
+    return _template_parts(NOTE_TEMPLATE, language)[0].format(title=title)
 
 
 def note_tasks(
@@ -115,9 +125,11 @@ def note_tasks(
     seed: int,
     source: str = "real",
     title: str | None = None,
+    example: str | None = None,
 ) -> list[dict[str, Any]]:
     """note_from_title_symptoms (title + the code's MKG symptoms the note mentions, in a seeded order as
-    the generation job shuffles them -> the note), note_from_symptoms and continuations."""
+    the generation job shuffles them -> the note), note_from_example (the same plus `example`, another
+    real note of the code, as the paper prompts), note_from_symptoms and continuations."""
     out = []
     words = tokens(text)
     mentioned = [s for s in kg_symptoms if mentions(words, s)]
@@ -136,6 +148,18 @@ def note_tasks(
                 **meta,
             )
         )
+        if example:
+            instruction, input_ = _template_parts(EXAMPLE_TEMPLATE, language)
+            out.append(
+                sample(
+                    "note_from_example",
+                    language,
+                    instruction.format(title=title),
+                    input_.format(example=example.strip(), symptoms=", ".join(order)),
+                    text.strip(),
+                    **meta,
+                )
+            )
     if mentioned:
         instruction = pick(PARAPHRASES["note_from_symptoms"][language], seed, note_id, "symptoms")
         out.append(

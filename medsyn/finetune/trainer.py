@@ -45,6 +45,9 @@ class FinetuneConfig:
         default_factory=lambda: list(TASKS), help=f"with --notes: tasks to build ({', '.join(TASKS)})"
     )
     language: str = option("ru", help="with --notes: language of instructions and MKG facts: ru or en")
+    example_max_words: int = option(
+        60, help="with --notes, note_from_example: examples of at most this many words (0: any)"
+    )
     out: str | None = option(
         None, help="run directory (a path or URI): adapter/, merged/ and (default) the Ray Train storage"
     )
@@ -442,6 +445,7 @@ def _build_dataset(config: FinetuneConfig) -> str:
                 overwrite=True,
                 tasks=config.tasks,
                 language=config.language,
+                example_max_words=config.example_max_words,
             )
         )
     return dataset.uri

@@ -43,6 +43,8 @@ from medsyn.ray_env import (  # noqa: F401 (init_ray, local_ray_env: re-exported
 from medsyn.sampling.plan import PlanConfig, Planner, build_planner
 from medsyn.storage import Location
 
+JOB_ENGINES = (*ENGINES, stages.DRY_RUN)
+
 
 @dataclass
 class GenerateConfig(PlanConfig):
@@ -63,7 +65,11 @@ class GenerateConfig(PlanConfig):
         help="model directory, packaged model name, or the served model's name (default, engines hf/vllm: "
         "the language's shipped generator, ru: gemma3-270m + medsyn's adapter; else smollm2-135m-instruct)",
     )
-    engine: str = option("vllm", help=f"generation engine: {', '.join(ENGINES)}")
+    engine: str = option(
+        "vllm",
+        help=f"generation engine: {', '.join(JOB_ENGINES)} (dry-run: no model, a text built from the "
+        "symptoms, to measure the job itself; evaluate and finetune-data refuse its notes)",
+    )
     adapter: str | None = option(
         None,
         help="engines hf/vllm: LoRA adapter directory (from `medsyn finetune`) or a shipped generator's "
@@ -123,8 +129,10 @@ class GenerateConfig(PlanConfig):
         language's shipped generator (medsyn.generators) with its template, form and sampling settings."""
         from medsyn.generators import GENERATORS, generator_for
 
-        if self.engine not in ENGINES:
-            raise MedsynError(f"unknown engine {self.engine!r}; valid: {', '.join(ENGINES)}")
+        if self.engine not in JOB_ENGINES:
+            raise MedsynError(f"unknown engine {self.engine!r}; valid: {', '.join(JOB_ENGINES)}")
+        if self.engine == stages.DRY_RUN:
+            self.model = self.model or stages.DRY_RUN
         generator = None
         if self.model is None and self.engine in ("hf", "vllm"):
             generator = generator_for(self.language)
@@ -160,8 +168,8 @@ def _plan_config(config: GenerateConfig) -> PlanConfig:
 def _validate(config: GenerateConfig) -> None:
     if config.out is None:
         raise MedsynError("--out is required: the output directory")
-    if config.engine not in ENGINES:
-        raise MedsynError(f"unknown engine {config.engine!r}; valid: {', '.join(ENGINES)}")
+    if config.engine not in JOB_ENGINES:
+        raise MedsynError(f"unknown engine {config.engine!r}; valid: {', '.join(JOB_ENGINES)}")
     for name in ("batch_size", "replicas", "shard_rows", "request_concurrency", "threads"):
         value = getattr(config, name)
         if value is not None and value < 1:
@@ -227,6 +235,8 @@ def _generate_stage(ds: Any, config: GenerateConfig) -> Any:
     """Attach the generation stage: ray.data.llm's vLLM processor, or an actor pool of medsyn engines."""
     from ray.data import ActorPoolStrategy
 
+    if config.engine == stages.DRY_RUN:
+        return ds.map_batches(stages.dry_run_generate, batch_size=config.batch_size, batch_format="pyarrow")
     params = config.sampling()
     gpus = _gpus_per_replica(config)
     if config.engine == "vllm" and (not config.adapter or config.merge_adapter):

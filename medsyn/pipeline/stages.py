@@ -84,6 +84,24 @@ class GenerateBatch:
         return batch
 
 
+DRY_RUN = "dry-run"
+
+
+def dry_run_generate(batch: Any) -> dict[str, Any]:
+    """Engine `dry-run`, for capacity planning: a deterministic note built from each row's symptoms, at no
+    model cost (a stateless Ray Data task, not an engine actor). Rows say so in their `engine` column."""
+    batch = as_columns(batch)
+    prompts = batch.get("prompt") or [None] * len(batch["symptoms"])
+    texts = [f"Жалобы на {', '.join(symptoms)}." for symptoms in batch["symptoms"]]
+    batch["text"] = texts
+    batch["error"] = [None] * len(texts)
+    batch["prompt_tokens"] = [len(p.split()) if p else None for p in prompts]
+    batch["completion_tokens"] = [len(t.split()) for t in texts]
+    batch["finish_reason"] = ["stop"] * len(texts)
+    batch["latency_s"] = [0.0] * len(texts)
+    return batch
+
+
 def score(batch: Any, copy_threshold: float) -> dict[str, Any]:
     """Add the per-note scores (None for failed rows)."""
     batch = as_columns(batch)

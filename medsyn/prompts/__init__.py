@@ -31,6 +31,7 @@ class Template:
     text: str
     requires_example: bool
     fallback: str | None
+    example_max_words: int | None = None  # examples it was built for are at most this long (None: any)
 
     @property
     def id(self) -> str:
@@ -67,6 +68,7 @@ def get_template(name: str, language: str, form: str) -> Template:
         text=text,
         requires_example=bool(spec.get("requires_example", False)),
         fallback=spec.get("fallback"),
+        example_max_words=spec.get("example_max_words"),
     )
 
 

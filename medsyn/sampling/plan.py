@@ -47,6 +47,10 @@ class PlanConfig:
     symptom_temperature: float = option(1.0, help="sampling temperature on edge weights (>1 flattens)")
     include_subcodes: bool = option(True, help="a category may draw symptoms from its subcodes")
     examples: str = option("same_code", help="example note per row: same_code (from --notes) or none")
+    example_max_words: int | None = option(
+        None,
+        help="pick examples of at most this many words (default: the templates' limit, if any; 0: any)",
+    )
     demographics: bool = option(False, help="sample sex and age for each note")
     age_min: int = option(18, help="youngest sampled age")
     age_max: int = option(90, help="oldest sampled age")
@@ -192,6 +196,18 @@ class Planner:
         }
 
 
+def _example_max_words(config: PlanConfig) -> int:
+    """The longest example to pick (0: any): the option, else the tightest limit of the templates."""
+    if config.example_max_words is not None:
+        return config.example_max_words
+    limits = [
+        t.example_max_words
+        for name in config.templates
+        if (t := get_template(name, config.language, config.form)).example_max_words
+    ]
+    return min(limits) if limits else 0
+
+
 def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Planner:
     """Read what planning needs from the KG and the notes (once) and allocate the budget."""
     _validate(config)
@@ -220,9 +236,11 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
         c for c, t in zip(note_codes, note_texts, strict=True) if len(t.split()) >= config.min_words
     )
     per_code, skipped = [], {}
+    cap = _example_max_words(config)
     by_code: dict[str, list[int]] = {}
     for i, c in enumerate(note_codes):
-        by_code.setdefault(c, []).append(i)
+        if not cap or len(note_texts[i].split()) <= cap:
+            by_code.setdefault(c, []).append(i)
     for code in codes:
         names, weights = _code_symptoms(kg, code, config)
         if not names:

@@ -31,6 +31,14 @@ def test_dataset_on_ray_data(ray_local, notes_dir: Path) -> None:  # type: ignor
     counts = Counter(s["task"] for s in plain)
     # 6 notes, each 10+ words -> 3 continuations each; each mentions MKG symptoms -> 1 note task each.
     assert counts["continuation"] == 18 and counts["note_from_symptoms"] == 6
+    # The paper's prompt: each note gets the other real note of its code as its example, never itself.
+    texts = {i: t for i, _, t in TRAIN}
+    other = {"t1": "t2", "t2": "t1", "t3": "t4", "t4": "t3", "t5": "t6", "t6": "t5"}
+    with_example = [s for s in plain if s["task"] == "note_from_example"]
+    assert {s["note_id"] for s in with_example} == set(other)
+    for s in with_example:
+        assert s["input"].startswith(f"Пример: {texts[other[s['note_id']]]}\nСимптомы: ")
+        assert s["output"] == texts[s["note_id"]]
     # 3 codes: each has >= 2 symptoms, drugs, and neighbours through shared symptoms (M54, I10: headache).
     assert counts["symptom_continuation"] == 3 and counts["kg_symptoms"] == 3 and counts["kg_drugs"] == 3
     # A note's samples never straddle the train/val split.

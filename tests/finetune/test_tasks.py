@@ -90,6 +90,18 @@ def test_generator_task_prompt_is_the_generation_template() -> None:
         title="Acute upper respiratory infections",
     )
     assert prompt_text(en[0])[0] == rendered_en
+    # With an example note: the paper's prompt, exactly as `instruction_note_example` renders it.
+    example = "Кашель, заложенность носа, температура 37,2."
+    with_example = note_tasks("n1", "J06", NOTE, KG, language="ru", seed=0, title=title, example=example)
+    task = next(s for s in with_example if s["task"] == "note_from_example")
+    _, rendered = render(
+        get_template("instruction_note_example", "ru", "completion"),
+        symptoms=task["input"].split("Симптомы: ")[1].split(", "),
+        title=title,
+        example=example,
+    )
+    assert prompt_text(task) == (rendered, NOTE) and f"Пример: {example}" in rendered
+    assert "note_from_example" not in {s["task"] for s in samples}  # no example, no such sample
     # Without a title (no KG disease) there is no generator sample.
     assert "note_from_title_symptoms" not in {
         s["task"] for s in note_tasks("n1", "J06", NOTE, KG, language="ru", seed=0)

@@ -151,3 +151,33 @@ def test_vllm_engine_through_ray_data_llm(
     rows = _read(tmp_path / "notes")
     assert [r["row"] for r in rows] == list(range(6))
     assert all(r["text"] and r["engine"] == "vllm" and 0 < r["completion_tokens"] <= 12 for r in rows)
+
+
+def test_dry_run_engine_measures_the_job_and_is_refused_as_training_data(
+    ray_local, notes_file: Path, tmp_path: Path
+) -> None:
+    """engine dry-run: every planned row, no model, a text built from the row's symptoms, marked as such;
+    evaluate and finetune-data refuse the set unless told to accept it."""
+    from medsyn.evaluate.synthetic import read_synthetic
+    from medsyn.finetune.dataset import DatasetConfig, build_samples
+
+    out = tmp_path / "dry"
+    config = _config(out, notes_file, engine="dry-run", n=30)
+    assert config.model == "dry-run"
+    summary = run_generate(config, progress=False)
+    rows = _read(out)
+    assert summary["notes"] == 30 and summary["failed"] == 0 and [r["row"] for r in rows] == list(range(30))
+    for r in rows:
+        assert r["engine"] == "dry-run" and r["text"] == f"Жалобы на {', '.join(r['symptoms'])}."
+        assert r["symptom_recall"] == 1.0 and r["completion_tokens"] == len(r["text"].split())
+    again = _config(tmp_path / "dry2", notes_file, engine="dry-run", n=30)
+    run_generate(again, progress=False)
+    assert [r["text"] for r in _read(tmp_path / "dry2")] == [r["text"] for r in rows]  # deterministic
+    with pytest.raises(MedsynError, match=r"30 notes written by engine 'dry-run'.*--allow-dry-run"):
+        read_synthetic(out)
+    assert read_synthetic(out, allow_dry_run=True).num_rows == 30
+    dataset = DatasetConfig(notes=notes_file, kg="demo", out=tmp_path / "sft", synthetic=[str(out)])
+    with pytest.raises(MedsynError, match="dry-run"):
+        build_samples(dataset, use_ray=False)
+    with pytest.raises(MedsynError, match="unknown engine 'dryrun'; valid: vllm, hf, openai, dry-run"):
+        _config(out, notes_file, engine="dryrun")

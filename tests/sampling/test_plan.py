@@ -120,6 +120,31 @@ def test_examples_templates_and_demographics(demo: KGStore) -> None:
     assert none["example_id"] == [None] * 5
 
 
+def test_examples_respect_a_word_limit(demo: KGStore) -> None:
+    """--example-max-words (default: the template's `example_max_words`) keeps longer notes out of
+    prompts; a code left without a short enough example falls back to the template's fallback."""
+
+    def examples(**kw) -> dict[str, set]:  # type: ignore[no-untyped-def]
+        plan = build_planner(demo, NOTES, _config(**kw)).plan(np.arange(300))
+        out: dict[str, set] = {}
+        for code, example_id, template in zip(
+            plan["code"], plan["example_id"], plan["template_id"], strict=True
+        ):
+            out.setdefault(code, set()).add((example_id, template.split(".")[0]))
+        return out
+
+    assert examples(example_max_words=3)["J06"] == {("n2", "paper_main")}  # n1 has 5 words, n2 3
+    assert examples(example_max_words=3)["M54"] == {(None, "baseline_symptoms")}
+    assert examples(example_max_words=0)["M54"] == {("n3", "paper_main")}  # 0: any length
+    # The shipped generator's template declares 40 words: a 41-word note is never its example.
+    long = pa.table({"note_id": ["x"], "code": ["M54"], "text": [" ".join(["боль"] * 41)]})
+    plan = build_planner(demo, long, _config(templates=["instruction_note_example"], form="completion")).plan(
+        np.arange(300)
+    )
+    m54 = {t for c, t in zip(plan["code"], plan["template_id"], strict=True) if c == "M54"}
+    assert m54 == {"instruction_note.ru.completion.v1"}
+
+
 def test_codes_default_to_the_notes_codes(demo: KGStore) -> None:
     planner = build_planner(demo, NOTES, PlanConfig(n=4))
     assert planner.allocation() == {"J06": 2, "M54": 2}
