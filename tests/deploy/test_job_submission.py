@@ -1,0 +1,193 @@
+"""`ray job submit` end to end on a 2-node Ray on this machine, with the README's cluster commands run
+as written (free ports and a directory of the test's own swapped in): plain `ray start` head and worker
+on 127.0.0.1, token auth on, then the generation (real packaged model), evaluation and fine-tuning jobs.
+A second generation has its worker node killed mid-job and still finishes with every row once. Each node
+is stopped by its own process group, never with `ray stop`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from medsyn.pipeline.rundir import RunDir
+from tests.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+README_PORTS = ("6390", "8270", "52370", "52371", "20390")
+README_DIR = "/tmp/medsyn-cluster"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def readme_commands() -> list[str]:
+    """The command lines of the README's "Two nodes on one machine" block."""
+    section = (ROOT / "README.md").read_text().split("### Two nodes on one machine", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+class Cluster:
+    """The README's commands with this test's ports and directory; nodes as process groups."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.ports = {p: str(_port()) for p in README_PORTS}
+        lines = [self.localize(line) for line in readme_commands()]
+        self.export, self.token_cmd, self.head_cmd, self.worker_cmd = lines[:4]
+        self.submits = [line for line in lines if line.startswith("ray job submit")]
+        self.dashboard = f"http://127.0.0.1:{self.ports['8270']}"
+        self.nodes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def localize(self, line: str) -> str:
+        line = line.replace(README_DIR, self.base)
+        for readme, mine in self.ports.items():
+            line = re.sub(rf"\b{readme}\b", mine, line)
+        return line
+
+    def sh(self, command: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", f"{self.export}\n{command}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+    def start(self, name: str, command: str) -> None:
+        assert command.endswith(" &"), command
+        self.nodes[name] = subprocess.Popen(
+            ["bash", "-c", f"{self.export}\nexec {command[:-2]}"],
+            cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def kill(self, name: str, sig: int = signal.SIGTERM) -> None:
+        node = self.nodes.pop(name)
+        if node.poll() is None:
+            os.killpg(node.pid, sig)
+            node.wait(timeout=90)
+
+    def probe(self, code: str) -> Any:
+        """Run `code` (which prints JSON) in a process that has the cluster's token."""
+        result = self.sh(f"python - <<'PY'\nimport json\n{code}\nPY", timeout=180)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def alive_nodes(self) -> list[str]:
+        return self.probe(
+            "from ray.util.state import list_nodes\n"
+            f"print(json.dumps([n.node_id for n in list_nodes(address={self.dashboard!r}) "
+            "if n.state == 'ALIVE']))"
+        )
+
+    def nodes_that_worked(self) -> set[str]:
+        """Nodes that ran a task or an actor of any job (not counting medsyn's per-node probes)."""
+        return set(
+            self.probe(
+                "from ray.util.state import list_actors, list_tasks\n"
+                f"a = {self.dashboard!r}\n"
+                "tasks = list_tasks(address=a, detail=True, limit=10000, raise_on_missing_output=False)\n"
+                "actors = list_actors(address=a, detail=True, limit=10000, raise_on_missing_output=False)\n"
+                "probes = ('_read_token', '_local_model', '_cores')\n"
+                "nodes = [t.node_id for t in tasks if t.node_id and not t.name.endswith(probes)]\n"
+                "nodes += [x.node_id for x in actors if x.node_id]\n"
+                "print(json.dumps(sorted(set(nodes))))"
+            )
+        )
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    c = Cluster(tempfile.mkdtemp(prefix="msc-", dir="/tmp"))  # short: Ray's socket paths must fit
+    assert c.sh(c.token_cmd).returncode == 0
+    try:
+        c.start("head", c.head_cmd)
+        _wait(lambda: c.sh(f"curl -sf {c.dashboard}/api/version -o /dev/null").returncode in (0, 22), 120)
+        c.start("worker", c.worker_cmd)
+        _wait(lambda: len(c.alive_nodes()) == 2, 120)
+        yield c
+    finally:
+        for name in ("worker", "head"):
+            if name in c.nodes:
+                c.kill(name)
+
+
+def _wait(ready: Any, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while not ready():
+        assert time.time() < deadline, "timed out"
+        time.sleep(2)
+
+
+def test_readme_jobs_run_on_both_nodes_with_token_auth(cluster: Cluster) -> None:
+    base = Path(cluster.base)
+    assert len(cluster.submits) == 3
+    for command in cluster.submits:
+        result = cluster.sh(command)
+        assert result.returncode == 0 and "succeeded" in result.stdout, (command, result.stdout[-3000:])
+
+    summary = json.loads((base / "notes" / "summary.json").read_text())
+    assert (summary["notes"], summary["failed"], summary["missing"]) == (24, 0, 0)
+    rows = pq.read_table(base / "notes" / "shards", columns=["row", "text", "model"]).to_pylist()
+    assert sorted(r["row"] for r in rows) == list(range(24))
+    assert all(r["text"] and r["model"] == "smollm2-135m-instruct" for r in rows)
+    report = json.loads((base / "eval" / "report.json").read_text())
+    assert {"real", "real+synthetic"} <= set(report["configs"])
+    adapter = json.loads((base / "ft" / "adapter" / "medsyn_adapter.json").read_text())
+    assert adapter["complete"] and adapter["config"]["num_workers"] == 2
+
+    assert set(cluster.nodes_that_worked()) == set(cluster.alive_nodes())  # both nodes did work
+
+    # Token auth holds: no token 401, a wrong token 403.
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    url = f"{cluster.dashboard}/api/jobs/"
+    for headers, status in (([], "401"), (["-H", "Authorization: Bearer wrong"], "403")):
+        out = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *headers, url],
+            env=plain, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert out.stdout == status, (headers, out.stdout)
+
+
+def test_a_killed_worker_node_loses_no_row(cluster: Cluster) -> None:
+    out = Path(cluster.base) / "killed"
+    with FakeOpenAI(delay=0.05) as server:
+        command = (
+            f"ray job submit --no-wait --address {cluster.dashboard} --working-dir . -- python "
+            f"jobs/generate.py --codes J06,M54,I10 --n 120 --engine openai --model fake-model "
+            f"--base-url {server.base_url} --request-concurrency 1 --batch-size 4 --shard-rows 4 "
+            f"--max-tokens 8 --no-quality --out {out}"
+        )
+        submitted = cluster.sh(command)
+        assert submitted.returncode == 0, submitted.stderr[-2000:]
+        job = re.search(r"Job '(raysubmit_\w+)' submitted", submitted.stdout + submitted.stderr)
+        assert job, submitted.stdout
+        _wait(lambda: len(list((out / "shards").glob("part-*.parquet"))) >= 6, 300)
+        cluster.kill("worker", signal.SIGKILL)  # the node's raylet and workers, mid-job
+        status = ""
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            result = cluster.sh(f"ray job status --address {cluster.dashboard} {job[1]}", timeout=120)
+            status = result.stdout + result.stderr  # Ray's CLI logger writes to either
+            if re.search(rf"Job '{job[1]}' (succeeded|failed|was stopped)", status):
+                break
+            time.sleep(3)
+    assert f"Job '{job[1]}' succeeded" in status, (
+        status + cluster.sh(f"ray job logs --address {cluster.dashboard} {job[1]}").stdout[-3000:]
+    )
+    summary = RunDir(out).summary()
+    assert (summary["notes"], summary["missing"], summary["duplicates"]) == (120, 0, 0)
+    assert sorted(RunDir(out).read(["row"])["row"].to_pylist()) == list(range(120))  # every row once
