@@ -7,6 +7,7 @@ check_shared(Location.parse("/data/notes"), option="--out")   # every node sees 
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from typing import Any
 
@@ -23,6 +24,25 @@ def local_ray_env() -> None:
     os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "60")
 
 
+def check_answers(address: str, timeout_s: float = 5.0) -> None:
+    """Fail at once, naming the address, when nothing listens at a Ray address (host:port, ray://...,
+    http://...; `auto` and `local` are left to Ray), instead of waiting on a cluster that is not there."""
+    from urllib.parse import urlsplit
+
+    if address in ("auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if not parts.hostname or not parts.port:
+        return
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise MedsynError(
+            f"the Ray cluster at {address!r} does not answer ({exc.strerror or exc}): start it, or fix "
+            "--ray-address / RAY_ADDRESS (a head's GCS address, host:6379, or inside `ray job submit` none)"
+        ) from None
+
+
 def init_ray(address: str | None) -> None:
     import ray
 
@@ -30,6 +50,7 @@ def init_ray(address: str | None) -> None:
         return
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
+        check_answers(address)
         ray.init(address=address, log_to_driver=True)
     else:
         # Over-count logical CPUs on small machines: ray.data.llm's chat-template, tokenize, engine and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import subprocess
 import sys
 
@@ -37,3 +38,28 @@ def test_gpus_per_replica_come_from_the_install(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(importlib.metadata, "distribution", cuda_only)
     assert default_gpus() == 1.0  # the gpu extra: one GPU per replica, whatever the cluster has now
+
+
+def test_a_cluster_that_does_not_answer_fails_at_once() -> None:
+    """A Ray address where nothing listens: a clear error naming it, within seconds, before any Ray work."""
+    import socket
+    import time
+
+    from medsyn.errors import MedsynError
+    from medsyn.ray_env import check_answers, init_ray
+
+    with socket.socket() as s:  # a free port, closed again: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.perf_counter()
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}", f"http://127.0.0.1:{port}"):
+        with pytest.raises(MedsynError, match=rf"Ray cluster at '{re.escape(address)}' does not answer"):
+            check_answers(address)
+    with pytest.raises(MedsynError, match="does not answer.*--ray-address / RAY_ADDRESS"):
+        init_ray(f"127.0.0.1:{port}")
+    assert time.perf_counter() - start < 10
+    with socket.socket() as listening:  # something that answers passes
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_answers(f"127.0.0.1:{listening.getsockname()[1]}")
+    check_answers("auto")  # left to Ray
