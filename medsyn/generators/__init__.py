@@ -23,7 +23,7 @@ class Generator:
     name: str
     language: str
     base_model: str  # a packaged model name (medsyn.models.PACKAGED)
-    template: str  # the prompt template it was trained on (medsyn/prompts/templates.yaml)
+    template: str  # the prompt template it was trained on (medsyn/prompts/templates.yaml); its fallback too
     form: str
     temperature: float
     top_p: float
@@ -43,7 +43,7 @@ GENERATORS = {
         name="gemma3-270m-ru",
         language="ru",
         base_model="gemma3-270m",
-        template="instruction_note",
+        template="instruction_note_example",
         form="completion",
         temperature=0.5,
         top_p=0.9,

@@ -11,7 +11,7 @@ from medsyn.serving.notes import NotesRequest, plan_notes
 def test_russian_notes_default_to_the_shipped_generator() -> None:
     ru = ServeConfig()
     assert (ru.model, ru.adapters, ru.notes_model) == ("gemma3-270m", ["ru=gemma3-270m-ru"], "gemma3-270m:ru")
-    assert (ru.notes_template, ru.notes_form) == ("instruction_note", "completion")
+    assert (ru.notes_template, ru.notes_form) == ("instruction_note_example", "completion")
     en = ServeConfig(language="en")
     assert (en.model, en.adapters, en.notes_model) == ("smollm2-135m-instruct", [], None)
     assert (en.notes_template, en.notes_form) == ("paper_main", "chat")
