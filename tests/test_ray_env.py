@@ -40,13 +40,13 @@ def test_gpus_per_replica_come_from_the_install(monkeypatch: pytest.MonkeyPatch)
     assert default_gpus() == 1.0  # the gpu extra: one GPU per replica, whatever the cluster has now
 
 
-def test_a_cluster_that_does_not_answer_fails_at_once() -> None:
+def test_a_cluster_that_does_not_answer_fails_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A Ray address where nothing listens: a clear error naming it, within seconds, before any Ray work."""
     import socket
     import time
 
     from medsyn.errors import MedsynError
-    from medsyn.ray_env import check_answers, init_ray
+    from medsyn.ray_env import check_answers
 
     with socket.socket() as s:  # a free port, closed again: nothing listens there
         s.bind(("127.0.0.1", 0))
@@ -55,9 +55,14 @@ def test_a_cluster_that_does_not_answer_fails_at_once() -> None:
     for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}", f"http://127.0.0.1:{port}"):
         with pytest.raises(MedsynError, match=rf"Ray cluster at '{re.escape(address)}' does not answer"):
             check_answers(address)
-    with pytest.raises(MedsynError, match="does not answer.*--ray-address / RAY_ADDRESS"):
-        init_ray(f"127.0.0.1:{port}")
     assert time.perf_counter() - start < 10
+    # The job checks before it starts Ray (a process of its own: this one may have a Ray already).
+    job = subprocess.run(
+        [sys.executable, "-m", "medsyn.cli.main", "generate", "--ray-address", f"127.0.0.1:{port}",
+         "--engine", "dry-run", "--kg", "demo", "--codes", "J06", "--n", "2", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert job.returncode != 0 and "does not answer" in job.stderr and "--ray-address" in job.stderr
     with socket.socket() as listening:  # something that answers passes
         listening.bind(("127.0.0.1", 0))
         listening.listen()
