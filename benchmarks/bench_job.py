@@ -8,8 +8,8 @@ run killed at about half and resumed; then a projection of the cluster cost of r
 Measured: notes/s end to end; peak memory of the driver (this process) at n/10 and at n notes (flat in
 the number of notes: the driver keeps no per-note list) and of every Ray worker process, per node; the
 number and size of the shards; time to resume after a kill at ~50%, and that the resumed run rewrote no
-shard the killed run had finished. Baseline: Ray Data alone doing the same plan and prompts
-(medsyn's vectorised planner in map_batches) and writing Parquet with `write_parquet`, the best plain
+shard the killed run had finished. Baseline: Ray Data alone doing the same work per row (medsyn's plan,
+prompts, dry-run text and scoring in map_batches) and writing Parquet with `write_parquet`, the best plain
 use of the same library, in the same run on the same cluster. Target: >= 5,000 notes/s through the job.
 
 Projection: job overhead per note (measured here) plus model time per note from the engine's tokens/s
@@ -26,6 +26,7 @@ import os
 import resource
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -122,11 +123,12 @@ def driver_run(args: argparse.Namespace, out: Path, n: int, address: str) -> dic
 
 
 def baseline(args: argparse.Namespace, out: Path, n: int) -> float:
-    """Ray Data alone: medsyn's vectorised plan + prompts in map_batches, a fixed text, write_parquet."""
+    """Ray Data alone doing the same work per row: medsyn's plan + prompts, dry-run text and scoring in
+    map_batches, then Ray Data's own `write_parquet`. What the job adds: loading the KG and notes in the
+    timed run, the run directory (lease, atomic shards with provenance, summary) and the driver's tally."""
     from functools import partial
 
     import numpy as np
-    import pyarrow as pa
     import ray
 
     from medsyn.kg import open_kg
@@ -136,17 +138,15 @@ def baseline(args: argparse.Namespace, out: Path, n: int) -> float:
 
     cfg = _config(args, out, n)
     planner = build_planner(open_kg(args.kg), load_notes(args.notes), cfg)
-
-    def text(batch: pa.Table) -> pa.Table:
-        symptoms = batch["symptoms"].to_pylist()
-        return batch.append_column("text", pa.array([f"Жалобы на {', '.join(s)}." for s in symptoms]))
-
     start = time.perf_counter()
     blocks = np.array_split(np.arange(n), max(1, n // args.shard_rows))
     ds = ray.data.from_numpy(blocks).rename_columns({"data": "row"})
-    ds = ds.map_batches(partial(stages.plan_and_prompt, planner=planner), batch_size=args.shard_rows,
-                        batch_format="pyarrow")  # fmt: skip
-    ds = ds.map_batches(text, batch_size=args.shard_rows, batch_format="pyarrow")
+    for fn in (
+        partial(stages.plan_and_prompt, planner=planner),
+        stages.dry_run_generate,
+        partial(stages.score, copy_threshold=cfg.copy_threshold),
+    ):
+        ds = ds.map_batches(fn, batch_size=args.shard_rows, batch_format="pyarrow")
     ds.write_parquet(str(out))
     return time.perf_counter() - start
 
@@ -231,7 +231,13 @@ def main() -> None:
     cluster.add_node(num_cpus=2)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address)
-    results: dict[str, Any] = {"n": args.n, "shard_rows": args.shard_rows, "cores": os.cpu_count()}
+    results: dict[str, Any] = {
+        "command": "python benchmarks/bench_job.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "n": args.n,
+        "shard_rows": args.shard_rows,
+        "cores": os.cpu_count(),
+    }
     try:
         driver_run(args, base / "warm", 20_000, cluster.address)  # workers started, imports warm
         small = driver_run(args, base / "small", args.n // 10, cluster.address)

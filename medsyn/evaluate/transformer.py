@@ -125,6 +125,10 @@ class TransformerClassifier:
             raise MedsynError(f"a classifier needs notes of at least 2 codes, got {self.classes or 'none'}")
         index = {c: i for i, c in enumerate(self.classes)}
         c = self.config
+        if c.use_gpu:
+            from medsyn.gpu_check import check_gpus
+
+            check_gpus(1, what="the transformer classifier with --use-gpu", fix="leave out --use-gpu")
         dataset = ray.data.from_items(
             [{"text": t or "", "label": index[code]} for t, code in zip(texts, codes, strict=True)]
         )

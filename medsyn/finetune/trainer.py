@@ -483,6 +483,10 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     resume = latest_checkpoint(storage, name)
     model = check_model(config.base_model)  # a packaged name: each worker resolves it on its node
     init_ray(None)
+    if config.use_gpu:
+        from medsyn.gpu_check import check_gpus
+
+        check_gpus(1, what="fine-tuning with --use-gpu", fix="leave out --use-gpu to train on CPUs")
     started = time.time()
     trainer = TorchTrainer(
         _train_loop,

@@ -26,6 +26,7 @@ import numpy as np
 from medsyn.config import option
 from medsyn.engines import ENGINES, SamplingParams
 from medsyn.errors import MedsynError
+from medsyn.gpu_check import check_gpus
 from medsyn.kg import open_kg
 from medsyn.models import DEFAULT_MODEL, check_adapter, check_model, merged_model, resolve_model
 from medsyn.notes import load_notes
@@ -363,6 +364,12 @@ def _run(run: RunDir, planner: Planner, config: GenerateConfig, progress: bool) 
 
         init_ray(config.ray_address)
         check_output(run.out)
+        if config.engine in ("vllm", "hf"):
+            check_gpus(
+                _gpus_per_replica(config),
+                what=f"the generation job's {config.engine} replicas",
+                fix="pass --num-gpus 0 to generate on CPUs",
+            )
         DataContext.get_current().enable_progress_bars = False
         provenance = {
             "model": f"{config.model}+{config.adapter}" if config.adapter else config.model,

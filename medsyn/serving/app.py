@@ -34,6 +34,17 @@ def _gpus(config: ServeConfig) -> float:
     return config.num_gpus if config.num_gpus is not None else default_gpus()
 
 
+def _check_gpus(gpus: float) -> None:
+    """Where the app is built on a running Ray (serve deploy, medsyn serve): refuse replicas that ask for
+    GPUs the cluster cannot give, instead of a deploy that waits forever."""
+    import ray
+
+    from medsyn.gpu_check import check_gpus
+
+    if ray.is_initialized():
+        check_gpus(gpus, what="the Serve app's generator replicas", fix="set num_gpus: 0 in the Serve config")
+
+
 def _replica_env() -> dict[str, str]:
     """vLLM's CPU environment for the replicas; the OpenMP binding is left to each replica's node (set by
     medsyn.serving.callbacks) unless the user set VLLM_CPU_OMP_THREADS_BIND."""
@@ -56,6 +67,7 @@ def llm_config(config: ServeConfig, adapters: dict[str, str]) -> Any:
 
     source = check_model(config.model)  # a packaged name is resolved by each replica, on its node
     gpus = _gpus(config)
+    _check_gpus(gpus)
     if config.engine == "hf":
         kwargs: dict[str, Any] = {"max_model_len": config.max_model_len}
     else:
