@@ -17,7 +17,14 @@ import time
 from pathlib import Path
 
 from medsyn.finetune.dataset import DatasetConfig, build_dataset
-from medsyn.finetune.trainer import FinetuneConfig, LocalContext, check_inputs, run_finetune, train_loop
+from medsyn.finetune.trainer import (
+    FinetuneConfig,
+    LocalContext,
+    check_inputs,
+    loop_config,
+    run_finetune,
+    train_loop,
+)
 from medsyn.paths import default_data_dir
 
 
@@ -55,26 +62,9 @@ def main() -> None:
     results = {}
     base = config(1, "local")
     model_path, train, val = check_inputs(base)
-    cfg = {
-        "model": str(model_path),
-        "train": train,
-        "val": val,
-        "lora_r": base.lora_r,
-        "lora_alpha": base.lora_alpha,
-        "lora_dropout": base.lora_dropout,
-        "target_modules": base.target_modules,
-        "lr": base.learning_rate,
-        "warmup_steps": 0,
-        "epochs": 1,
-        "max_steps": args.steps,
-        "batch_size": 4,
-        "max_length": 128,
-        "checkpoint_every": args.steps,
-        "stop_after": 0,
-        "use_gpu": False,
-        "seed": 0,
-        "resume_dir": None,
-    }
+    # The trainer's own loop settings (the ones run_finetune gives each Ray Train worker), with the
+    # samples passed in directly instead of through Ray Data.
+    cfg = {**loop_config(base, str(model_path)), "train": train, "val": val}
     ctx = LocalContext(root / "local-ckpt")
     start = time.perf_counter()
     train_loop(cfg, ctx)

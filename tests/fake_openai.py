@@ -15,6 +15,7 @@ class FakeOpenAI:
         self.model, self.api_key, self.delay = model, api_key, delay
         self.fail_next: list[int] = []  # statuses to answer the next requests with (429, 500, ...)
         self.requests = 0
+        self.bodies: list[dict[str, Any]] = []  # every POST body, in arrival order
         self.in_flight = 0
         self.max_in_flight = 0
         self.lock = threading.Lock()
@@ -70,6 +71,7 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with fake.lock:
                     fake.requests += 1
+                    fake.bodies.append(body)
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                     status = fake.fail_next.pop(0) if fake.fail_next else 200

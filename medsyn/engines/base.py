@@ -22,12 +22,22 @@ class SamplingParams:
     max_tokens: int = option(192, help="most new tokens per note")
     stop: tuple[str, ...] = option((), help="stop strings")
     seed: int | None = option(None, help="sampling seed (per request; the job uses each row's seed)")
+    repetition_penalty: float = option(
+        1.0, help="divides the logits of tokens already in the prompt or the text (1.0 = off; >1 curbs loops)"
+    )
+    frequency_penalty: float = option(
+        0.0, help="subtracted from a token's logit for each time it is already in the note, not the prompt"
+    )
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
             raise MedsynError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise MedsynError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not -2 <= self.frequency_penalty <= 2:
+            raise MedsynError(f"frequency_penalty must be in [-2, 2] (0 = off), got {self.frequency_penalty}")
+        if self.repetition_penalty <= 0:
+            raise MedsynError(f"repetition_penalty must be > 0 (1.0 = off), got {self.repetition_penalty}")
         if self.max_tokens <= 0:
             raise MedsynError(f"max_tokens must be a positive integer, got {self.max_tokens}")
 

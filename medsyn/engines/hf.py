@@ -74,7 +74,15 @@ class HFEngine(Engine):
             groups: dict[tuple, list[Request]] = {}
             for r in chunk:
                 p = r.params
-                groups.setdefault((p.temperature, p.top_p, p.max_tokens, p.stop), []).append(r)
+                key = (
+                    p.temperature,
+                    p.top_p,
+                    p.max_tokens,
+                    p.stop,
+                    p.repetition_penalty,
+                    p.frequency_penalty,
+                )
+                groups.setdefault(key, []).append(r)
             results: dict[str, Result] = {}
             for group in groups.values():
                 try:
@@ -100,6 +108,12 @@ class HFEngine(Engine):
         kwargs: dict[str, Any] = {"do_sample": params.temperature > 0, "max_new_tokens": params.max_tokens}
         if params.temperature > 0:
             kwargs.update(temperature=params.temperature, top_p=params.top_p)
+        if params.repetition_penalty != 1.0:
+            kwargs["repetition_penalty"] = params.repetition_penalty
+        if params.frequency_penalty:
+            kwargs["logits_processor"] = [
+                FrequencyPenalty(params.frequency_penalty, prompt_len=enc["input_ids"].shape[1])
+            ]
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
         with torch.inference_mode():
@@ -134,3 +148,20 @@ class HFEngine(Engine):
                 )
             )
         return results
+
+
+class FrequencyPenalty:
+    """OpenAI's frequency penalty for transformers' generate: each token's logit drops by `penalty` per
+    time it already occurs in the generated text (the prompt's tokens are not counted)."""
+
+    def __init__(self, penalty: float, prompt_len: int) -> None:
+        self.penalty, self.prompt_len = penalty, prompt_len
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        generated = input_ids[:, self.prompt_len :]
+        counts = torch.zeros_like(scores).scatter_add_(
+            1, generated, torch.ones_like(generated, dtype=scores.dtype)
+        )
+        return scores - self.penalty * counts

@@ -78,7 +78,10 @@ class OpenAIEngine(Engine):
             "max_tokens": p.max_tokens,
             "stop": list(p.stop) or None,
             "seed": p.seed,
+            "frequency_penalty": p.frequency_penalty,
         }
+        if p.repetition_penalty != 1.0:  # not in OpenAI's API; vLLM's and medsyn's servers take it
+            common["extra_body"] = {"repetition_penalty": p.repetition_penalty}
         start = time.perf_counter()
         try:
             if request.messages is not None:

@@ -101,7 +101,13 @@ class VLLMEngine(Engine):
 
         p = request.params
         return SamplingParams(
-            temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens, stop=list(p.stop), seed=p.seed
+            temperature=p.temperature,
+            top_p=p.top_p,
+            max_tokens=p.max_tokens,
+            stop=list(p.stop),
+            seed=p.seed,
+            repetition_penalty=p.repetition_penalty,
+            frequency_penalty=p.frequency_penalty,
         )
 
     def generate(self, requests: list[Request]) -> list[Result]:

@@ -465,6 +465,33 @@ def _sorted_samples(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: tuple(str(r.get(k) or "") for k in key))
 
 
+def loop_config(config: FinetuneConfig, model: str, resume_dir: str | None = None) -> dict[str, Any]:
+    """The training loop's settings from the run's config (what each Ray Train worker receives)."""
+    return {
+        "model": model,
+        # The samples reach the workers through Ray Data (read from the dataset's storage by Ray
+        # tasks), not inside this config.
+        "lora_r": config.lora_r,
+        "lora_alpha": config.lora_alpha,
+        "lora_dropout": config.lora_dropout,
+        "target_modules": config.target_modules,
+        "lr": config.learning_rate,
+        "warmup_steps": config.warmup_steps,
+        "epochs": config.epochs,
+        "max_steps": config.max_steps,
+        "batch_size": config.batch_size,
+        "max_length": config.max_length,
+        "checkpoint_every": config.checkpoint_every,
+        "stop_after": config.stop_after,
+        "use_gpu": config.use_gpu,
+        "seed": config.seed,
+        # A rerun continues from the latest complete checkpoint of an earlier (killed) run (a path or
+        # URI each worker reads); within a run, Ray Train restores its own latest checkpoint after a
+        # worker failure (get_checkpoint()).
+        "resume_dir": resume_dir,
+    }
+
+
 def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Train (or resume) and write OUT/adapter; returns the summary (also in medsyn_adapter.json)."""
     from ray.train import DataConfig, FailureConfig, RunConfig, ScalingConfig
@@ -490,29 +517,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     started = time.time()
     trainer = TorchTrainer(
         _train_loop,
-        train_loop_config={
-            "model": model,
-            # The samples reach the workers through Ray Data (read from the dataset's storage by Ray
-            # tasks), not inside this config.
-            "lora_r": config.lora_r,
-            "lora_alpha": config.lora_alpha,
-            "lora_dropout": config.lora_dropout,
-            "target_modules": config.target_modules,
-            "lr": config.learning_rate,
-            "warmup_steps": config.warmup_steps,
-            "epochs": config.epochs,
-            "max_steps": config.max_steps,
-            "batch_size": config.batch_size,
-            "max_length": config.max_length,
-            "checkpoint_every": config.checkpoint_every,
-            "stop_after": config.stop_after,
-            "use_gpu": config.use_gpu,
-            "seed": config.seed,
-            # A rerun continues from the latest complete checkpoint of an earlier (killed) run (a path or
-            # URI each worker reads); within a run, Ray Train restores its own latest checkpoint after a
-            # worker failure (get_checkpoint()).
-            "resume_dir": resume.uri if resume else None,
-        },
+        train_loop_config=loop_config(config, model, resume.uri if resume else None),
         scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu),
         # Every worker reads the whole (small) dataset and takes its own seeded share of each epoch
         # (epoch_batches): the same batches on every run, so a resumed run continues exactly.

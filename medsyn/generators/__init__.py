@@ -28,6 +28,8 @@ class Generator:
     temperature: float
     top_p: float
     max_tokens: int
+    repetition_penalty: float = 1.0
+    frequency_penalty: float = 0.0
 
     @property
     def adapter_dir(self) -> Path:
@@ -48,6 +50,10 @@ GENERATORS = {
         temperature=0.5,
         top_p=0.9,
         max_tokens=128,
+        # 120 rare-code notes each (vLLM): 0 -> 4.2% degenerate, recall 0.64, agreement 0.33; 0.3 -> 0%,
+        # 0.57, 0.29; 0.6 -> 0%, 0.54, 0.28. repetition_penalty 1.15 also ends the loops but counts the
+        # prompt's tokens too, so the note avoids its own symptoms (recall 0.20).
+        frequency_penalty=0.3,
     ),
 }
 

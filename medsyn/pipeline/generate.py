@@ -86,6 +86,16 @@ class GenerateConfig(PlanConfig):
     )
     top_p: float = option(None, help="nucleus sampling mass (default: the generator's, else 0.95)")
     max_tokens: int = option(None, help="most new tokens per note (default: the generator's, else 192)")
+    repetition_penalty: float = option(
+        None,
+        help="divides the logits of tokens already in the prompt or the note, against loops (1.0 = off; "
+        "default: the generator's, else 1.0)",
+    )
+    frequency_penalty: float = option(
+        None,
+        help="subtracted from a token's logit for each time it is already in the note (not the prompt), "
+        "against loops; 0 = off (default: the generator's, else 0)",
+    )
     stop: list[str] = option(default_factory=list, help="stop strings, comma-separated")
     batch_size: int = option(16, help="notes per generation batch")
     replicas: int = option(1, help="engine replicas (Ray actors; one GPU each where there are GPUs)")
@@ -157,9 +167,21 @@ class GenerateConfig(PlanConfig):
             self.top_p = generator.top_p if generator else 0.95
         if self.max_tokens is None:
             self.max_tokens = generator.max_tokens if generator else 192
+        if self.repetition_penalty is None:
+            self.repetition_penalty = generator.repetition_penalty if generator else 1.0
+        if self.frequency_penalty is None:
+            self.frequency_penalty = generator.frequency_penalty if generator else 0.0
 
     def sampling(self) -> SamplingParams:
-        return SamplingParams(self.temperature, self.top_p, self.max_tokens, tuple(self.stop), None)
+        return SamplingParams(
+            self.temperature,
+            self.top_p,
+            self.max_tokens,
+            tuple(self.stop),
+            None,
+            repetition_penalty=self.repetition_penalty,
+            frequency_penalty=self.frequency_penalty,
+        )
 
 
 def _plan_config(config: GenerateConfig) -> PlanConfig:
@@ -207,7 +229,13 @@ def generation_settings(config: GenerateConfig) -> dict[str, Any]:
         "form",
         "copy_threshold",
     )
-    return {k: getattr(config, k) for k in keys}
+    settings = {k: getattr(config, k) for k in keys}
+    # Absent when off, as in the runs made before these options existed.
+    if config.repetition_penalty != 1.0:
+        settings["repetition_penalty"] = config.repetition_penalty
+    if config.frequency_penalty:
+        settings["frequency_penalty"] = config.frequency_penalty
+    return settings
 
 
 def run_info(planner: Planner, config: GenerateConfig) -> dict[str, Any]:
@@ -315,6 +343,8 @@ def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float,
             "max_tokens": params.max_tokens,
             "stop": list(params.stop) or None,
             "seed": int(row["seed"]),
+            "repetition_penalty": params.repetition_penalty,
+            "frequency_penalty": params.frequency_penalty,
         }
         return {**row, "sampling_params": sampling}
 

@@ -5,6 +5,7 @@ A batch is a dict of column -> list (or numpy array).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -51,9 +52,7 @@ def plan_and_prompt(batch: Any, planner: Planner, with_messages: bool = False) -
 def to_requests(batch: dict[str, Any], params: SamplingParams, form: str) -> list[Request]:
     requests = []
     for i, note_id in enumerate(batch["note_id"]):
-        p = SamplingParams(
-            params.temperature, params.top_p, params.max_tokens, params.stop, int(batch["seed"][i])
-        )
+        p = dataclasses.replace(params, seed=int(batch["seed"][i]))
         if form == "chat":
             requests.append(
                 Request(note_id, messages=messages(batch["system"][i], batch["prompt"][i]), params=p)

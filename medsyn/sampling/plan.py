@@ -45,6 +45,12 @@ class PlanConfig:
     min_symptoms: int = option(2, help="fewest symptoms per note")
     max_symptoms: int = option(5, help="most symptoms per note")
     symptom_temperature: float = option(1.0, help="sampling temperature on edge weights (>1 flattens)")
+    symptom_source: str = option(
+        "kg",
+        help="kg: each note's symptoms from its code's MKG edges; example: from those MKG symptoms its "
+        "example note mentions (as in the generator's training prompts), the MKG edges where it mentions "
+        "fewer than min_symptoms",
+    )
     include_subcodes: bool = option(True, help="a category may draw symptoms from its subcodes")
     examples: str = option("same_code", help="example note per row: same_code (from --notes) or none")
     example_max_words: int | None = option(
@@ -74,6 +80,7 @@ class CodePlan:
     weights: np.ndarray
     example_ids: list[str] = field(default_factory=list)
     example_texts: list[str] = field(default_factory=list)
+    example_mentions: list[np.ndarray] = field(default_factory=list)  # per example: symptoms it mentions
 
 
 def _validate(config: PlanConfig) -> None:
@@ -85,6 +92,8 @@ def _validate(config: PlanConfig) -> None:
         )
     if config.symptom_temperature <= 0:
         raise MedsynError(f"symptom_temperature must be > 0, got {config.symptom_temperature}")
+    if config.symptom_source not in ("kg", "example"):
+        raise MedsynError(f"symptom_source {config.symptom_source!r} is not valid; use kg or example")
     if config.examples not in ("same_code", "none"):
         raise MedsynError(f"examples {config.examples!r} is not valid; use same_code or none")
     if config.form not in ("chat", "completion"):
@@ -150,8 +159,19 @@ class Planner:
             s = seeds[where][:, None]
             columns = np.arange(len(cp.symptoms))[None, :]
             k = np.minimum(n_symptoms[where], len(cp.symptoms))
+            picks = (
+                np.floor(uniform(s[:, 0], S_EXAMPLE) * len(cp.example_ids)).astype(np.int64).tolist()
+                if cp.example_ids
+                else []
+            )
             # Weighted sampling without replacement (Efraimidis-Spirakis): the k largest u^(1/w) ...
             keys = uniform(s, S_SYMPTOM + columns) ** (1.0 / powers[None, :])
+            if cp.example_mentions:  # symptom_source example: only what the example mentions, if enough
+                for j, pick in enumerate(picks):
+                    mask = cp.example_mentions[pick]
+                    if mask.sum() >= cfg.min_symptoms:
+                        keys[j] = np.where(mask, keys[j], -1.0)
+                        k[j] = min(k[j], int(mask.sum()))
             rank = np.argsort(np.argsort(-keys, axis=1, kind="stable"), axis=1, kind="stable")
             # ... shuffled by a key of their own.
             shuffle = np.where(rank < k[:, None], uniform(s, S_SHUFFLE + columns), np.inf)
@@ -160,7 +180,6 @@ class Planner:
             for j, r in enumerate(where.tolist()):
                 symptoms[r] = [names[i] for i in order[j, : k[j]].tolist()]
             if cp.example_ids:
-                picks = np.floor(uniform(s[:, 0], S_EXAMPLE) * len(cp.example_ids)).astype(np.int64).tolist()
                 for j, r in enumerate(where.tolist()):
                     example_ids[r] = cp.example_ids[picks[j]]
                     example_texts[r] = cp.example_texts[picks[j]]
@@ -250,6 +269,7 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
             skipped[code] = reason
             continue
         idx = by_code.get(code, []) if config.examples == "same_code" else []
+        texts = [note_texts[i] for i in idx]
         per_code.append(
             CodePlan(
                 code=code,
@@ -257,7 +277,8 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
                 symptoms=names,
                 weights=weights,
                 example_ids=[note_ids[i] for i in idx],
-                example_texts=[note_texts[i] for i in idx],
+                example_texts=texts,
+                example_mentions=_mentioned(texts, names) if config.symptom_source == "example" else [],
             )
         )
     if not per_code:
@@ -282,10 +303,25 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
     return Planner(config, per_code, [counts[c] for c in kept], skipped, fingerprint)
 
 
+def _mentioned(texts: list[str], symptoms: list[str]) -> list[np.ndarray]:
+    """For each text, which of `symptoms` it mentions (the symptom-recall matcher)."""
+    from medsyn.quality.scores import mentions
+    from medsyn.quality.text import tokens
+
+    out = []
+    for text in texts:
+        words = tokens(text)
+        out.append(np.array([mentions(words, s) for s in symptoms], dtype=bool))
+    return out
+
+
 def plan_fingerprint(config: PlanConfig, codes: list[CodePlan]) -> str:
     """A hash of everything a plan depends on (not where the KG is stored): a resumed run must match it."""
     h = hashlib.sha256()
-    h.update(json.dumps(asdict(config), sort_keys=True, default=str).encode())
+    settings = asdict(config)
+    if settings.get("symptom_source") == "kg":  # the default: absent, as in plans made before the option
+        del settings["symptom_source"]
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for c in codes:
         h.update(json.dumps([c.code, c.title, c.symptoms, c.weights.tolist(), c.example_ids]).encode())
         for text in c.example_texts:

@@ -86,6 +86,9 @@ def llm_config(config: ServeConfig, adapters: dict[str, str]) -> Any:
         "max_ongoing_requests": config.max_ongoing_requests,
         "graceful_shutdown_timeout_s": config.graceful_shutdown_timeout_s,
         "health_check_period_s": config.health_check_period_s,
+        # ray.serve.llm reserves the replica actor's own CPUs (default 1) on top of the engine's bundle;
+        # the engine runs in (or beside) that actor, so `replica_cpus` alone is what a replica reserves.
+        "ray_actor_options": {"num_cpus": 0},
     }
     extra: dict[str, Any] = {}
     if gpus == 0:

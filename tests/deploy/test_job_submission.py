@@ -1,8 +1,9 @@
-"""`ray job submit` end to end on a 2-node Ray on this machine, with the README's cluster commands run
-as written (free ports and a directory of the test's own swapped in): plain `ray start` head and worker
-on 127.0.0.1, token auth on, then the generation (real packaged model), evaluation and fine-tuning jobs.
-A second generation has its worker node killed mid-job and still finishes with every row once. Each node
-is stopped by its own process group, never with `ray stop`."""
+"""`ray job submit` and `serve deploy` end to end on a 2-node Ray on this machine, with the README's
+cluster commands run as written (free ports and a directory of the test's own swapped in): plain `ray
+start` head and worker on 127.0.0.1, token auth on, then the generation (real packaged model), evaluation
+and fine-tuning jobs, and the Serve app with a replica on each node. A second generation has its worker
+node killed mid-job and still finishes with every row once. Each node is stopped by its own process
+group, never with `ray stop`."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-README_PORTS = ("6390", "8270", "52370", "52371", "20390")
+README_PORTS = ("6390", "8270", "52370", "52371", "20390", "8010")
+SERVE_CONFIG = "serve/config.two-nodes.yaml"
 README_DIR = "/tmp/medsyn-cluster"
 
 
@@ -52,6 +54,8 @@ class Cluster:
         lines = [self.localize(line) for line in readme_commands()]
         self.export, self.token_cmd, self.head_cmd, self.worker_cmd = lines[:4]
         self.submits = [line for line in lines if line.startswith("ray job submit")]
+        serve_start = next(i for i, line in enumerate(lines) if line.startswith("serve deploy")) - 1
+        self.serve_lines = lines[serve_start : serve_start + 5]  # key, deploy, status, curl, shutdown
         self.dashboard = f"http://127.0.0.1:{self.ports['8270']}"
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -160,6 +164,69 @@ def test_readme_jobs_run_on_both_nodes_with_token_auth(cluster: Cluster) -> None
             env=plain, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert out.stdout == status, (headers, out.stdout)
+
+
+def test_readme_serve_app_spreads_over_both_nodes_with_auth(cluster: Cluster) -> None:
+    import openai
+
+    key_line, deploy, status_line, curl, shutdown = cluster.serve_lines
+    assert deploy.startswith("serve deploy") and shutdown.startswith("serve shutdown"), cluster.serve_lines
+    config = Path(cluster.base) / "serve-config.yaml"
+    config.write_text(cluster.localize((ROOT / SERVE_CONFIG).read_text()))
+    deploy = deploy.replace(SERVE_CONFIG, str(config))
+    port = cluster.ports["8010"]
+
+    assert cluster.sh(key_line).returncode == 0
+    key = (Path(cluster.base) / "api_key").read_text().strip()
+    refused = cluster.sh(f"RAY_AUTH_TOKEN_PATH={cluster.base}/no_token {deploy}", timeout=120)
+    assert refused.returncode != 0  # no Ray token, no deploy
+    deployed = cluster.sh(deploy, timeout=300)
+    assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
+    try:
+        status = ""
+
+        def running() -> bool:
+            nonlocal status
+            status = cluster.sh(status_line, timeout=120).stdout
+            assert "DEPLOY_FAILED" not in status, status
+            return bool(re.search(r"medsyn:\s+status: RUNNING", status))
+
+        try:
+            _wait(running, 420)
+        except AssertionError:
+            raise AssertionError(f"the app did not reach RUNNING:\n{status}") from None
+
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
+        assert [m.id for m in client.models.list().data] == ["smollm2-135m-instruct"]
+        for i in range(4):  # the ingress spreads requests over the replicas
+            chat = client.chat.completions.create(
+                model="smollm2-135m-instruct",
+                messages=[{"role": "user", "content": f"Complaints of a patient with a cough, visit {i}:"}],
+                max_tokens=12,
+                temperature=0,
+            )
+            assert chat.choices[0].message.content and chat.usage and chat.usage.completion_tokens > 0
+        for wrong in ("", "wrong-key"):
+            with pytest.raises(openai.AuthenticationError):
+                openai.OpenAI(
+                    base_url=f"http://127.0.0.1:{port}/v1", api_key=wrong or "-", max_retries=0
+                ).models.list()
+        answer = json.loads(cluster.sh(curl, timeout=180).stdout)  # the README's curl, as written
+        assert answer["choices"][0]["message"]["content"]
+
+        replicas = cluster.probe(
+            "from ray.util.state import list_actors\n"
+            f"actors = list_actors(address={cluster.dashboard!r}, detail=True, limit=10000, "
+            "filters=[('state', '=', 'ALIVE')], raise_on_missing_output=False)\n"
+            "print(json.dumps([[x.class_name, x.node_id] for x in actors if x.class_name.startswith("
+            "'ServeReplica:medsyn:')]))"
+        )
+        generators = [node for name, node in replicas if "Ingress" not in name]
+        assert len(generators) == 2, replicas
+        assert set(generators) == set(cluster.alive_nodes()), replicas  # one replica on each node
+    finally:
+        done = cluster.sh(shutdown, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_a_killed_worker_node_loses_no_row(cluster: Cluster) -> None:

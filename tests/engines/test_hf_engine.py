@@ -47,6 +47,40 @@ def test_sampling_params_and_stop(engine) -> None:  # type: ignore[no-untyped-de
     assert "," not in (results[3].text or "") and results[3].finish_reason == "stop"
 
 
+def test_frequency_penalty_counts_the_note_not_the_prompt() -> None:
+    import torch
+
+    from medsyn.engines.hf import FrequencyPenalty
+
+    ids = torch.tensor([[5, 3, 7, 3, 3, 9]])  # a prompt of 3 tokens (5, 3, 7), then 3, 3, 9
+    scores = torch.zeros(1, 10)
+    out = FrequencyPenalty(0.5, prompt_len=3)(ids, scores)
+    assert out[0].tolist() == [0, 0, 0, -1.0, 0, 0, 0, 0, 0, -0.5]  # the prompt's 3 is not counted
+
+
+def test_penalties_change_greedy_notes(engine) -> None:  # type: ignore[no-untyped-def]
+    prompt = "Symptoms: cough, cough, fever. The patient complains of cough and"
+    plain, penalised = engine.generate(
+        [
+            Request("plain", prompt=prompt, params=SamplingParams(temperature=0, max_tokens=24)),
+            Request(
+                "fp", prompt=prompt, params=SamplingParams(temperature=0, max_tokens=24, frequency_penalty=2)
+            ),
+        ]
+    )
+    assert plain.text and penalised.text and plain.text != penalised.text
+
+    def most_repeated(text: str) -> int:
+        words = text.lower().split()
+        return max(words.count(w) for w in words)
+
+    assert most_repeated(penalised.text) <= most_repeated(plain.text)
+    with pytest.raises(MedsynError, match="frequency_penalty must be in"):
+        SamplingParams(frequency_penalty=3)
+    with pytest.raises(MedsynError, match="repetition_penalty must be > 0"):
+        SamplingParams(repetition_penalty=0)
+
+
 def test_missing_model_is_clear(tmp_path: Path) -> None:
     with pytest.raises(MedsynError, match="model 'no/such/model' not found: give a local model directory"):
         resolve_model("no/such/model")

@@ -26,6 +26,18 @@ def test_chat_and_completion_with_usage(monkeypatch: pytest.MonkeyPatch) -> None
         assert all(r.error is None and r.latency_s and r.latency_s > 0 for r in results)
 
 
+def test_penalties_reach_the_server() -> None:
+    """frequency_penalty is OpenAI's own field; repetition_penalty (vLLM's and medsyn's servers) travels in
+    the body's extras, and only when it is on."""
+    with FakeOpenAI() as server:
+        engine = make_engine("openai", "fake-model", base_url=server.base_url)
+        penalised = SamplingParams(max_tokens=8, frequency_penalty=0.4, repetition_penalty=1.2)
+        engine.generate([Request("a", prompt="x", params=penalised), _req(1, chat=False)])
+        first, second = server.bodies
+        assert first["frequency_penalty"] == 0.4 and first["repetition_penalty"] == 1.2
+        assert second["frequency_penalty"] == 0.0 and "repetition_penalty" not in second
+
+
 def test_retries_429_and_5xx_with_backoff() -> None:
     with FakeOpenAI() as server:
         engine = make_engine("openai", "fake-model", base_url=server.base_url, concurrency=1, max_retries=3)

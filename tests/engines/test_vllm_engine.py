@@ -38,3 +38,15 @@ def test_vllm_greedy_matches_transformers(default_model: Path) -> None:
     assert got[2].text == again[0].text  # a seeded sample reproduces
     assert all(r.error is None and r.completion_tokens > 0 for r in long_out)
     assert long_out[0].prompt_tokens * len(long) > 2048
+
+
+def test_sampling_settings_reach_vllm() -> None:
+    from medsyn.engines.vllm_engine import VLLMEngine
+
+    params = SamplingParams(0.5, 0.9, 64, ("\n\n",), 7, repetition_penalty=1.1, frequency_penalty=0.4)
+    vllm_params = VLLMEngine._params(None, Request("r", prompt="x", params=params))  # type: ignore[arg-type]
+    assert (vllm_params.temperature, vllm_params.top_p, vllm_params.max_tokens, vllm_params.seed) == (
+        0.5, 0.9, 64, 7,
+    )  # fmt: skip
+    assert vllm_params.stop == ["\n\n"]
+    assert (vllm_params.repetition_penalty, vllm_params.frequency_penalty) == (1.1, 0.4)

@@ -114,6 +114,20 @@ def test_failed_generations_are_rows_with_their_error(ray_local, notes_file: Pat
     assert all(r["text"].startswith("echo[") for r in rows if not r["error"])
 
 
+def test_penalties_reach_the_engine_and_bind_a_resumed_run(
+    ray_local, notes_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "notes"
+    with FakeOpenAI() as server:
+        kw = dict(engine="openai", model="fake-model", base_url=server.base_url, n=6)
+        summary = run_generate(_config(out, notes_file, frequency_penalty=0.3, **kw), progress=False)
+        assert summary["notes"] == 6 and len(server.bodies) == 6
+        assert all(b["frequency_penalty"] == 0.3 and "repetition_penalty" not in b for b in server.bodies)
+        assert json.loads((out / "run.json").read_text())["generation"]["frequency_penalty"] == 0.3
+        with pytest.raises(MedsynError, match="frequency_penalty"):  # a resume must sample as the run did
+            run_generate(_config(out, notes_file, frequency_penalty=0.6, **kw), progress=False)
+
+
 def test_resume_after_the_job_is_killed(ray_local, notes_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "notes"
     with FakeOpenAI(delay=0.25) as server:

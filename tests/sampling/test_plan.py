@@ -145,6 +145,27 @@ def test_examples_respect_a_word_limit(demo: KGStore) -> None:
     assert m54 == {"instruction_note.ru.completion.v1"}
 
 
+def test_symptoms_from_what_the_example_mentions(demo: KGStore) -> None:
+    """symptom_source example: a row whose example mentions at least min_symptoms of its code's MKG
+    symptoms gets only those; other rows (too few mentions, no example) sample the MKG as before."""
+    kg_plan = build_planner(demo, NOTES, _config())
+    planner = build_planner(demo, NOTES, _config(symptom_source="example"))
+    assert planner.fingerprint != kg_plan.fingerprint
+    plan = planner.plan(np.arange(300))
+    rows = list(zip(plan["example_id"], plan["symptoms"], strict=True))
+    n1 = [set(s) for e, s in rows if e == "n1"]  # "Насморк и боль в горле.": 2 MKG symptoms
+    assert n1 and all(s == {"насморк", "боль в горле"} for s in n1)
+    n2 = [set(s) for e, s in rows if e == "n2"]  # "Кашель, температура 38.": 1 (< min_symptoms 2)
+    assert n2 and any(s - {"кашель"} for s in n2) and all(len(s) >= 2 for s in n2)
+    no_example = [s for e, s in rows if e is None]  # I10: no example, the MKG as with source kg
+    kg_rows = kg_plan.plan(np.arange(300))
+    assert no_example == [
+        s for e, s in zip(kg_rows["example_id"], kg_rows["symptoms"], strict=True) if e is None
+    ]
+    with pytest.raises(MedsynError, match="symptom_source 'notes' is not valid; use kg or example"):
+        build_planner(demo, NOTES, _config(symptom_source="notes"))
+
+
 def test_codes_default_to_the_notes_codes(demo: KGStore) -> None:
     planner = build_planner(demo, NOTES, PlanConfig(n=4))
     assert planner.allocation() == {"J06": 2, "M54": 2}
