@@ -37,6 +37,11 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
+def choices(tp: Any) -> tuple[Any, ...] | None:
+    """The values of a `Literal[...]` option (None for other types)."""
+    return typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else None
+
+
 def _parse_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -67,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
             parser.add_argument(
                 flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
+        elif (values := choices(tp)) is not None:
+            parser.add_argument(flag, dest=f.name, choices=values, default=None, help=help_text)
         else:
             parser.add_argument(flag, dest=f.name, type=_converter(tp), default=None, help=help_text)
 
@@ -89,6 +96,10 @@ def _coerce(cls: type, name: str, value: Any) -> Any:
     tp = _base_type(typing.get_type_hints(cls)[name])
     if value is None:
         return None
+    if (values := choices(tp)) is not None and value not in values:
+        raise MedsynError(
+            f"option {name!r}: {value!r} is not valid; use one of {', '.join(map(str, values))}"
+        )
     if typing.get_origin(tp) is list:
         return _parse_list(value) if isinstance(value, str) else list(value)
     if tp is Path:

@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a bad flag or choice (2: argparse printed why)
+        return int(exc.code or 0)
     try:
         return int(args.func(args))
     except MedsynError as exc:

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -62,7 +62,7 @@ class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TransformerCon
         None, help="text column of the real notes (default: text, note or symptoms)"
     )
     code_column: str = option("code", help="code column of the real notes")
-    classifier: str = option(
+    classifier: Literal["tfidf", "transformer"] = option(
         "tfidf",
         help="classifier: tfidf (n-gram TF-IDF + linear SVM) or transformer (fine-tuned on Ray Train)",
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -51,7 +51,7 @@ class DatasetConfig:
         None, help="output directory (a path or URI) for the dataset (train/ and val/ Parquet)"
     )
     overwrite: bool = option(False, help="replace an existing dataset in --out")
-    language: str = option("ru", help="language of instructions and MKG facts: ru or en")
+    language: Literal["ru", "en"] = option("ru", help="language of instructions and MKG facts")
     tasks: list[str] = option(default_factory=lambda: list(TASKS), help=f"tasks to build: {', '.join(TASKS)}")
     max_hops: int = option(3, help="kg_related: most hops through shared symptoms")
     max_related: int = option(20, help="kg_related: most diseases listed per hop")

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from medsyn.config import option
 from medsyn.errors import MedsynError
@@ -44,7 +44,7 @@ class FinetuneConfig:
     tasks: list[str] = option(
         default_factory=lambda: list(TASKS), help=f"with --notes: tasks to build ({', '.join(TASKS)})"
     )
-    language: str = option("ru", help="with --notes: language of instructions and MKG facts: ru or en")
+    language: Literal["ru", "en"] = option("ru", help="with --notes: language of instructions and MKG facts")
     example_max_words: int = option(
         60, help="with --notes, note_from_example: examples of at most this many words (0: any)"
     )

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class GenerateConfig(PlanConfig):
         help="model directory, packaged model name, or the served model's name (default, engines hf/vllm: "
         "the language's shipped generator, ru: gemma3-270m + medsyn's adapter; else smollm2-135m-instruct)",
     )
-    engine: str = option(
+    engine: Literal["vllm", "hf", "openai", "dry-run"] = option(
         "vllm",
         help=f"generation engine: {', '.join(JOB_ENGINES)} (dry-run: no model, a text built from the "
         "symptoms, to measure the job itself; evaluate and finetune-data refuse its notes)",
@@ -130,7 +130,7 @@ class GenerateConfig(PlanConfig):
     templates: list[str] = option(
         default_factory=list, help="template names, mixed per row (default: the generator's, else paper_main)"
     )
-    form: str = option(
+    form: Literal["chat", "completion"] = option(
         None,
         help="prompt form: chat (messages) or completion (plain text) (default: the generator's, else chat)",
     )

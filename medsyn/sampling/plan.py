@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -36,23 +36,27 @@ class PlanConfig:
         default_factory=list, help="ICD-10 codes to generate for (default: all codes of the notes)"
     )
     n: int | None = option(None, help="number of notes to plan (the budget)")
-    allocation: str = option("uniform", help="paper | rare | uniform | proportional | explicit")
+    allocation: Literal["paper", "rare", "uniform", "proportional", "explicit"] = option(
+        "uniform", help="how the budget is split over the codes"
+    )
     counts: str | None = option(
         None, help="explicit per-code counts, e.g. M54=10,I10=5 (allocation explicit)"
     )
     seed: int = option(0, help="run seed: the plan is a pure function of (seed, row, inputs)")
-    language: str = option("ru", help="language of symptoms, titles and templates: ru or en")
+    language: Literal["ru", "en"] = option("ru", help="language of symptoms, titles and templates")
     min_symptoms: int = option(2, help="fewest symptoms per note")
     max_symptoms: int = option(5, help="most symptoms per note")
     symptom_temperature: float = option(1.0, help="sampling temperature on edge weights (>1 flattens)")
-    symptom_source: str = option(
+    symptom_source: Literal["kg", "example"] = option(
         "kg",
         help="kg: each note's symptoms from its code's MKG edges; example: from those MKG symptoms its "
         "example note mentions (as in the generator's training prompts), the MKG edges where it mentions "
         "fewer than min_symptoms",
     )
     include_subcodes: bool = option(True, help="a category may draw symptoms from its subcodes")
-    examples: str = option("same_code", help="example note per row: same_code (from --notes) or none")
+    examples: Literal["same_code", "none"] = option(
+        "same_code", help="example note per row: same_code (from --notes) or none"
+    )
     example_max_words: int | None = option(
         None,
         help="pick examples of at most this many words (default: the templates' limit, if any; 0: any)",
@@ -63,11 +67,15 @@ class PlanConfig:
     templates: list[str] = option(
         default_factory=lambda: ["paper_main"], help="template names (mixed per row)"
     )
-    form: str = option("chat", help="prompt form: chat (messages) or completion (plain text)")
+    form: Literal["chat", "completion"] = option(
+        "chat", help="prompt form: chat (messages) or completion (plain text)"
+    )
     min_words: int = option(30, help="allocation paper: count real notes of at least this many words")
     rare_alpha: float = option(0.5, help="allocation rare: alpha")
     rare_max: int = option(50, help="allocation rare: M, the most notes per code")
-    on_missing_symptoms: str = option("skip", help="a code without symptoms: skip (recorded) or fail")
+    on_missing_symptoms: Literal["skip", "fail"] = option(
+        "skip", help="a code without symptoms: skip (recorded) or fail"
+    )
 
 
 @dataclass

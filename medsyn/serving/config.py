@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from medsyn.config import option
 from medsyn.errors import MedsynError
@@ -17,7 +18,7 @@ class ServeConfig:
         help="model directory or packaged model name (default: the --language's shipped generator, ru: "
         "gemma3-270m with medsyn's adapter served as gemma3-270m:ru; else smollm2-135m-instruct)",
     )
-    engine: str = option(
+    engine: Literal["vllm", "hf"] = option(
         "vllm",
         help="generator replicas: vllm, or hf (transformers: the fallback where vLLM cannot run the model)",
     )
@@ -32,7 +33,7 @@ class ServeConfig:
         None, help="KG for /v1/notes: 'demo', a KG directory, or a Neo4j URI (default: demo)"
     )
     notes: str | None = option(None, help="real notes (train split) /v1/notes may take example notes from")
-    language: str = option("ru", help="/v1/notes: default language of symptoms and templates (ru or en)")
+    language: Literal["ru", "en"] = option("ru", help="/v1/notes: default language of symptoms and templates")
     notes_model: str | None = option(
         None, help="/v1/notes: served model of requests that name none (default: the shipped generator's)"
     )
@@ -40,7 +41,7 @@ class ServeConfig:
         None,
         help="/v1/notes: template of requests that name none (default: the generator's, else paper_main)",
     )
-    notes_form: str | None = option(
+    notes_form: Literal["chat", "completion"] | None = option(
         None, help="/v1/notes: prompt form, chat or completion (default: the generator's, else chat)"
     )
     max_model_len: int = option(2048, help="context length of the generator (prompt + max_tokens)")
@@ -60,7 +61,7 @@ class ServeConfig:
     request_timeout_s: float = option(300.0, help="HTTP request timeout (seconds)")
     graceful_shutdown_timeout_s: float = option(30.0, help="time a stopping replica gets to finish requests")
     health_check_period_s: float = option(10.0, help="seconds between replica health checks")
-    auth: str = option(
+    auth: Literal["on", "off", "auto"] = option(
         "auto",
         help="on: every route needs Authorization: Bearer KEY and a missing key stops the deploy; off; "
         "auto: on when a key is found. The key is read where the app is built; only its digest travels",

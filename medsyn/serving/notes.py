@@ -11,7 +11,7 @@ generation job's planner, so a seeded request is reproducible.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -98,9 +98,9 @@ def plan_notes(
         allocation="explicit",
         counts=",".join(f"{c}={req.n}" for c in codes),
         seed=seed,
-        language=lang,
+        language=cast(Any, lang),  # PlanConfig checks it: a bad value is a 400 naming the valid ones
         templates=[template_name],
-        form=form,
+        form=cast(Any, form),
         examples="same_code" if use_examples else "none",
         demographics=req.demographics,
         min_symptoms=req.min_symptoms,

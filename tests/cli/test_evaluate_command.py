@@ -100,7 +100,7 @@ def test_small_run_writes_the_report(inputs: dict[str, str], capsys: pytest.Capt
             {"configs": "real+synthetic:sometimes"},
             "unknown training configuration 'real+synthetic:sometimes'",
         ),
-        ({"classifier": "bert"}, "unknown classifier 'bert'; valid: tfidf, transformer"),
+        ({"classifier": "bert"}, "invalid choice: 'bert' (choose from 'tfidf', 'transformer')"),
     ],
 )
 def test_bad_input_names_the_value(

@@ -7,6 +7,24 @@ import pytest
 from medsyn.cli.main import main
 
 
+def test_help_lists_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--engine {vllm,hf,openai,dry-run}" in out and "--symptom-source {kg,example}" in out
+    assert "--allocation {paper,rare,uniform,proportional,explicit}" in out
+
+
+def test_a_yaml_value_outside_the_choices_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("codes: [J06]\nn: 4\nengine: tgi\n")
+    assert main(["generate", "--config", str(config), "--out", str(tmp_path / "out")]) == 2
+    assert (
+        "option 'engine': 'tgi' is not valid; use one of vllm, hf, openai, dry-run" in capsys.readouterr().err
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -17,10 +35,16 @@ from medsyn.cli.main import main
             "2 code(s) not in the KG demo: unknown ICD-10 code 'M55'; close codes: M54",
         ),
         (["--codes", "J06", "--n", "4", "--model", "/no/such/model"], "model '/no/such/model' not found"),
-        (["--codes", "J06", "--n", "4", "--engine", "tgi"], "unknown engine 'tgi'; valid: vllm, hf, openai"),
-        (["--codes", "J06", "--n", "4", "--allocation", "zipf"], "unknown allocation 'zipf'"),
+        (
+            ["--codes", "J06", "--n", "4", "--engine", "tgi"],
+            "argument --engine: invalid choice: 'tgi' (choose from 'vllm', 'hf', 'openai', 'dry-run')",
+        ),
+        (
+            ["--codes", "J06", "--n", "4", "--allocation", "zipf"],
+            "invalid choice: 'zipf' (choose from 'paper', 'rare', 'uniform', 'proportional', 'explicit')",
+        ),
         (["--codes", "J06", "--n", "4", "--temperature", "-1"], "temperature must be >= 0, got -1.0"),
-        (["--codes", "J06", "--n", "4", "--language", "de"], "language 'de' is not valid; use ru or en"),
+        (["--codes", "J06", "--n", "4", "--language", "de"], "invalid choice: 'de' (choose from 'ru', 'en')"),
         (["--codes", "J06", "--n", "4", "--engine", "hf", "--threads", "0"], "threads must be >= 1, got 0"),
         (
             [
