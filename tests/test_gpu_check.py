@@ -23,20 +23,20 @@ def reported_config(ray_local) -> Iterator[object]:  # type: ignore[no-untyped-d
     node groups), removed again afterwards."""
     import ray
     from ray.core.generated import autoscaler_pb2
-    from ray.experimental import internal_kv
 
-    namespace = ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE
-    key = ray._raylet.GCS_AUTOSCALER_CLUSTER_CONFIG_KEY
+    gcs = ray._private.worker.global_worker.gcs_client  # the connected driver's own GCS client
+    namespace = ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE.encode()
+    key = ray._raylet.GCS_AUTOSCALER_CLUSTER_CONFIG_KEY.encode()
 
     def report(groups: dict[str, tuple[dict[str, int], int]]) -> None:
         config = autoscaler_pb2.ClusterConfig()
         for name, (resources, max_count) in groups.items():
             group = config.node_group_configs.add(name=name, max_count=max_count)
             group.resources.update(resources)
-        internal_kv._internal_kv_put(key, config.SerializeToString(), overwrite=True, namespace=namespace)
+        gcs.internal_kv_put(key, config.SerializeToString(), True, namespace)
 
     yield report
-    internal_kv._internal_kv_del(key, namespace=namespace)
+    gcs.internal_kv_del(key, False, namespace)
 
 
 def test_a_static_cluster_without_gpus_refuses_gpu_work_at_once(ray_local) -> None:  # type: ignore[no-untyped-def]

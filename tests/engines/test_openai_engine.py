@@ -33,9 +33,11 @@ def test_penalties_reach_the_server() -> None:
         engine = make_engine("openai", "fake-model", base_url=server.base_url)
         penalised = SamplingParams(max_tokens=8, frequency_penalty=0.4, repetition_penalty=1.2)
         engine.generate([Request("a", prompt="x", params=penalised), _req(1, chat=False)])
-        first, second = server.bodies
-        assert first["frequency_penalty"] == 0.4 and first["repetition_penalty"] == 1.2
-        assert second["frequency_penalty"] == 0.0 and "repetition_penalty" not in second
+        bodies = {body["prompt"]: body for body in server.bodies}  # sent concurrently: any order
+        assert bodies["x"]["frequency_penalty"] == 0.4 and bodies["x"]["repetition_penalty"] == 1.2
+        assert (
+            bodies["кашель 1"]["frequency_penalty"] == 0.0 and "repetition_penalty" not in bodies["кашель 1"]
+        )
 
 
 def test_retries_429_and_5xx_with_backoff() -> None:
