@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -38,8 +38,31 @@ def _base_type(annotation: Any) -> Any:
 
 
 def choices(tp: Any) -> tuple[Any, ...] | None:
-    """The values of a `Literal[...]` option (None for other types)."""
+    """The values of a `Literal[...]` option, or of each item of a `list[Literal[...]]` (None for
+    other types)."""
+    if typing.get_origin(tp) is list:
+        (tp,) = typing.get_args(tp) or (Any,)
     return typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else None
+
+
+def check_choices(config: Any) -> None:
+    """Raise ConfigError for a `Literal[...]` field of the dataclass `config` holding another value
+    (None is allowed: it means "the default decides")."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        tp = _base_type(hints[f.name])
+        values = choices(tp)
+        value = getattr(config, f.name)
+        if values is None or value is None:
+            continue
+        many = typing.get_origin(tp) is list
+        bad = [v for v in (value if many else [value]) if v not in values]
+        if bad:
+            shown, which = (bad, "any") if many else (bad[0], "one")
+            raise ConfigError(
+                f"option {f.name!r}: {shown!r} is not valid; use {which} of {', '.join(map(str, values))}",
+                option=f.name,
+            )
 
 
 def _parse_list(text: str) -> list[str]:
@@ -72,7 +95,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str
             parser.add_argument(
                 flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
-        elif (values := choices(tp)) is not None:
+        elif (values := choices(tp)) is not None and typing.get_origin(tp) is list:
+            help_text += f" (comma-separated, any of: {', '.join(map(str, values))})"
+            parser.add_argument(flag, dest=f.name, type=_parse_list, default=None, help=help_text)
+        elif values is not None:
             parser.add_argument(flag, dest=f.name, choices=values, default=None, help=help_text)
         else:
             parser.add_argument(flag, dest=f.name, type=_converter(tp), default=None, help=help_text)
@@ -82,13 +108,13 @@ def load_yaml(path: Path | str) -> dict[str, Any]:
     """Read a YAML mapping; a clear error for a missing file or a non-mapping document."""
     path = Path(path)
     if not path.is_file():
-        raise MedsynError(f"config file {str(path)!r} does not exist")
+        raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise MedsynError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise MedsynError(f"config file {str(path)!r} must hold a mapping of option: value")
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of option: value")
     return data
 
 
@@ -96,21 +122,21 @@ def _coerce(cls: type, name: str, value: Any) -> Any:
     tp = _base_type(typing.get_type_hints(cls)[name])
     if value is None:
         return None
-    if (values := choices(tp)) is not None and value not in values:
-        raise MedsynError(
-            f"option {name!r}: {value!r} is not valid; use one of {', '.join(map(str, values))}"
+    if (values := choices(tp)) is not None and typing.get_origin(tp) is not list and value not in values:
+        raise ConfigError(
+            f"option {name!r}: {value!r} is not valid; use one of {', '.join(map(str, values))}", option=name
         )
     if typing.get_origin(tp) is list:
         return _parse_list(value) if isinstance(value, str) else list(value)
     if tp is Path:
         return Path(value)
     if tp is bool and not isinstance(value, bool):
-        raise MedsynError(f"option {name!r} must be true or false, got {value!r}")
+        raise ConfigError(f"option {name!r} must be true or false, got {value!r}", option=name)
     if tp in (int, float) and not isinstance(value, bool):
         try:
             return tp(value)
         except (TypeError, ValueError) as exc:
-            raise MedsynError(f"option {name!r} must be a {tp.__name__}, got {value!r}") from exc
+            raise ConfigError(f"option {name!r} must be a {tp.__name__}, got {value!r}", option=name) from exc
     return value
 
 
@@ -121,7 +147,7 @@ def resolve(cls: type[T], *, yaml_values: dict[str, Any] | None = None, **overri
     for key, value in (yaml_values or {}).items():
         key = key.replace("-", "_")
         if key not in names:
-            raise MedsynError(f"unknown config option {key!r}; valid options: {', '.join(names)}")
+            raise ConfigError(f"unknown config option {key!r}; valid options: {', '.join(names)}", option=key)
         values[key] = _coerce(cls, key, value)
     for key, value in overrides.items():
         if key in names and value is not None:

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def check_gpus(gpus: float, *, what: str, fix: str, bootstrap: Path = BOOTSTRAP_
         if groups
         else "; no autoscaler can add nodes"
     )
-    raise MedsynError(
+    raise ConfigError(
         f"{what} asks for {gpus:g} GPU(s) per worker, but the Ray cluster has no node with that many "
         f"(GPUs per node: {nodes_text}{groups_text}), so it would wait forever: {fix}, or run it on a "
         "cluster with a GPU worker group (cluster.yaml's gpu_worker, the kuberay/ manifests' gpu group)"

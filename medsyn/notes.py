@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from medsyn.errors import MedsynError
+from medsyn.errors import DataError
 from medsyn.icd import category, normalize_code
 from medsyn.storage import Location
 
@@ -27,7 +27,7 @@ SCHEMA = pa.schema([("note_id", pa.string()), ("code", pa.string()), ("text", pa
 def _read_table(loc: Location) -> pa.Table:
     suffix = Path(loc.name).suffix.lower()
     if suffix not in (".jsonl", ".json", ".ndjson", ".csv", ".parquet"):
-        raise MedsynError(f"{loc.uri}: unknown notes format {suffix!r}; use .jsonl, .csv or .parquet")
+        raise DataError(f"{loc.uri}: unknown notes format {suffix!r}; use .jsonl, .csv or .parquet")
     try:
         with loc.fs.open_input_file(loc.path) as f:
             if suffix == ".csv":
@@ -36,7 +36,7 @@ def _read_table(loc: Location) -> pa.Table:
                 return pq.read_table(f)
             return pajson.read_json(f)
     except pa.ArrowInvalid as exc:
-        raise MedsynError(f"{loc.uri}: cannot read as {suffix[1:]}: {exc}") from exc
+        raise DataError(f"{loc.uri}: cannot read as {suffix[1:]}: {exc}") from exc
 
 
 def load_notes(
@@ -51,18 +51,18 @@ def load_notes(
     3-character categories by default."""
     loc = Location.parse(path, option="--notes")
     if not loc.is_file():
-        raise MedsynError(f"notes file {loc.uri!r} does not exist")
+        raise DataError(f"notes file {loc.uri!r} does not exist")
     stem = Path(loc.name).stem
     table = _read_table(loc)
     names = table.column_names
     text_column = text_column or next((c for c in TEXT_COLUMNS if c in names), None)
     if text_column is None or text_column not in names:
-        raise MedsynError(f"{loc.uri}: no text column {text_column or TEXT_COLUMNS}; columns are {names}")
+        raise DataError(f"{loc.uri}: no text column {text_column or TEXT_COLUMNS}; columns are {names}")
     if code_column not in names:
-        raise MedsynError(f"{loc.uri}: no code column {code_column!r}; columns are {names}")
+        raise DataError(f"{loc.uri}: no code column {code_column!r}; columns are {names}")
     id_column = id_column or next((c for c in ID_COLUMNS if c in names), None)
     if id_column is not None and id_column not in names:
-        raise MedsynError(f"{loc.uri}: no id column {id_column!r}; columns are {names}")
+        raise DataError(f"{loc.uri}: no id column {id_column!r}; columns are {names}")
     texts = [str(t) if t is not None else "" for t in table[text_column].to_pylist()]
     ids = (
         [str(i) for i in table[id_column].to_pylist()]
@@ -73,8 +73,8 @@ def load_notes(
     for row, raw in enumerate(table[code_column].to_pylist()):
         code = normalize_code(str(raw)) if raw is not None else None
         if code is None:
-            raise MedsynError(f"{loc.uri}: row {row + 1}: code {raw!r} is not an ICD-10 code")
+            raise DataError(f"{loc.uri}: row {row + 1}: code {raw!r} is not an ICD-10 code")
         codes.append(category(code) if code_level == "category" else code)
     if len(set(ids)) != len(ids):
-        raise MedsynError(f"{loc.uri}: note ids in column {id_column!r} are not unique")
+        raise DataError(f"{loc.uri}: note ids in column {id_column!r} are not unique")
     return pa.table({"note_id": ids, "code": codes, "text": texts}, schema=SCHEMA)

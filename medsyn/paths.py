@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError, DataError
 
 _CANDIDATES = (Path("../shared/data"), Path(__file__).resolve().parents[2] / "shared" / "data")
 
@@ -25,10 +25,10 @@ def require_data_dir(data_dir: Path | str | None) -> Path:
     """`data_dir` if given, else the default; a clear error when neither exists."""
     path = Path(data_dir) if data_dir else default_data_dir()
     if path is None:
-        raise MedsynError(
+        raise ConfigError(
             "no data directory: pass --data-dir DIR or set MEDSYN_DATA_DIR "
             "(the public data lives in ../shared/data beside the checkout)"
         )
     if not path.is_dir():
-        raise MedsynError(f"data directory {str(path)!r} does not exist")
+        raise DataError(f"data directory {str(path)!r} does not exist")
     return path

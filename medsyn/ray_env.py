@@ -11,7 +11,7 @@ import socket
 import uuid
 from typing import Any
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError, ServiceError
 from medsyn.storage import Location
 
 JOB_WORKING_DIR = "/runtime_resources/working_dir_files/"
@@ -37,7 +37,7 @@ def check_answers(address: str, timeout_s: float = 5.0) -> None:
     try:
         socket.create_connection((parts.hostname, parts.port), timeout=timeout_s).close()
     except OSError as exc:
-        raise MedsynError(
+        raise ServiceError(
             f"the Ray cluster at {address!r} does not answer ({exc.strerror or exc}): start it, or fix "
             "--ray-address / RAY_ADDRESS (a head's GCS address, host:6379, or inside `ray job submit` none)"
         ) from None
@@ -125,7 +125,7 @@ def check_output(loc: Location) -> None:
     if not loc.is_local:
         return
     if JOB_WORKING_DIR in loc.path + "/":
-        raise MedsynError(
+        raise ConfigError(
             f"{loc.option} {loc.path!r} lies in the job's unpacked --working-dir, which Ray deletes after "
             f"the job (a relative {loc.option} under `ray job submit`): give an absolute path on storage "
             "every node mounts, or an object store URI (s3://bucket/path)"
@@ -158,7 +158,7 @@ def check_shared(loc: Location) -> None:
     finally:
         probe.unlink(missing_ok=True)
     if blind:
-        raise MedsynError(
+        raise ConfigError(
             f"{loc.option} {loc.path!r} is a local directory that node(s) {', '.join(blind)} do not see: "
             "each node would write its own part of the run. Give a directory every node mounts (NFS, a "
             "shared volume) or an object store URI (s3://bucket/path, gs://bucket/path)"

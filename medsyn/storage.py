@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError, DataError, MedsynError, ServiceError
 
 OBJECT_STORES = ("s3", "gs", "gcs")
 """Schemes without rename: writes go straight to their final name (a PUT is atomic)."""
@@ -58,7 +58,7 @@ class Location:
             return uri
         text = os.fspath(uri)
         if not text:
-            raise MedsynError(f"{option}: empty location")
+            raise ConfigError(f"{option}: empty location")
         scheme = scheme_of(text)
         if scheme in ("", "file"):
             local = Path(text[len("file://") :] if scheme == "file" else text).expanduser().absolute()
@@ -104,7 +104,7 @@ class Location:
     @property
     def local_path(self) -> Path:
         if not self.is_local:
-            raise MedsynError(f"{self.option} {self.uri!r} is not a local path")
+            raise ConfigError(f"{self.option} {self.uri!r} is not a local path")
         return Path(self.path)
 
     def join(self, *parts: str) -> Location:
@@ -122,14 +122,14 @@ class Location:
             if self.is_object_store:
                 bucket = self.path.split("/", 1)[0]
                 if self.fs.get_file_info(bucket).type == pafs.FileType.NotFound:
-                    raise MedsynError(f"{self.option} {self.uri!r}: bucket {bucket!r} does not exist")
+                    raise DataError(f"{self.option} {self.uri!r}: bucket {bucket!r} does not exist")
             info = self.fs.get_file_info(self.path)
         except MedsynError:
             raise
         except (OSError, pa.ArrowException) as exc:
-            raise MedsynError(f"{self.option} {self.uri!r}: cannot reach it: {exc}") from exc
+            raise ServiceError(f"{self.option} {self.uri!r}: cannot reach it: {exc}") from exc
         if must_exist and info.type == pafs.FileType.NotFound:
-            raise MedsynError(f"{self.option} {self.uri!r} does not exist")
+            raise DataError(f"{self.option} {self.uri!r} does not exist")
         return self
 
     # -- reading ------------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ class Location:
             with self.fs.open_input_stream(self.path) as f:
                 return bytes(f.read())
         except FileNotFoundError as exc:
-            raise MedsynError(f"{self.option} {self.uri!r} does not exist") from exc
+            raise DataError(f"{self.option} {self.uri!r} does not exist") from exc
 
     def read_text(self) -> str:
         return self.read_bytes().decode("utf-8")
@@ -297,7 +297,7 @@ def _fsspec(uri: str, scheme: str, option: str, arrow_error: Exception) -> tuple
             arrow_error = exc
         else:
             return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
-    raise MedsynError(
+    raise ConfigError(
         f"{option} {uri!r}: no filesystem for scheme {scheme!r} ({arrow_error}); valid: a local path, "
         "file://, s3://, gs://, hdfs://, or the scheme of an installed fsspec package (abfs://, sftp://, ...)"
     )

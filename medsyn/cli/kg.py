@@ -8,12 +8,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
 
 from medsyn.config import add_arguments, from_args, option
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 from medsyn.kg import open_kg, write_kg
 from medsyn.kg.build import KGBuildConfig, build_kg
 from medsyn.kg.stats import kg_stats, read_label_set
@@ -32,7 +33,7 @@ class KGStatsConfig:
 @dataclass
 class KGShowConfig:
     kg: str = option("demo", help="KG: a directory built by `medsyn kg build`, 'demo', or bolt://HOST:PORT")
-    language: str | None = option(None, help="only symptoms in this language (ru or en)")
+    language: Literal["ru", "en"] | None = option(None, help="only symptoms in this language")
     limit: int = option(30, help="at most this many symptoms and drugs to list")
     json: bool = option(False, help="print JSON instead of tables")
 
@@ -90,11 +91,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     config = from_args(KGBuildConfig, args)
     if config.out is None:
-        raise MedsynError("--out is required: the KG directory to write")
+        raise ConfigError("--out is required: the KG directory to write")
     from medsyn.storage import Location
 
     if Location.parse(config.out, option="--out").check().exists() and not config.overwrite:
-        raise MedsynError(f"{str(config.out)!r} already exists; pass --overwrite to replace it")
+        raise ConfigError(f"{str(config.out)!r} already exists; pass --overwrite to replace it")
     data_dir = require_data_dir(config.data_dir)
     tables, report = build_kg(data_dir, config)
     write_kg(tables, config.out, overwrite=config.overwrite)
@@ -149,8 +150,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     config = from_args(KGShowConfig, args)
-    if config.language not in (None, "ru", "en"):
-        raise MedsynError(f"--language {config.language!r} is not valid; use ru or en")
     store = open_kg(config.kg)
     code = args.code.strip().upper()
     disease = store.disease(code)
@@ -195,7 +194,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     from medsyn.kg.neo4j_store import Neo4jSettings, push
 
     if args.batch_size < 1:
-        raise MedsynError(f"--batch-size must be >= 1, got {args.batch_size}")
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     settings = Neo4jSettings.from_env(args.neo4j, user=args.user, database=args.database)
     store = open_kg(args.kg_dir)
     start = time.perf_counter()
@@ -213,7 +212,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     settings = Neo4jSettings.from_env(args.neo4j, user=args.user, database=args.database)
     out = Path(args.out)
     if out.exists() and not args.overwrite:
-        raise MedsynError(f"{str(out)!r} already exists; pass --overwrite to replace it")
+        raise ConfigError(f"{str(out)!r} already exists; pass --overwrite to replace it")
     tables = fetch(settings)
     write_kg(tables, out, overwrite=args.overwrite)
     Console(stderr=True).print(

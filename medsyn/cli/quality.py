@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError, DataError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -58,10 +58,10 @@ def cmd_quality(args: argparse.Namespace) -> int:
     run = RunDir(args.run_dir, option="RUN_DIR")
     info = run.run_info()
     if info is None:
-        raise MedsynError(f"{args.run_dir} is not a generation run directory (no run.json)")
+        raise DataError(f"{args.run_dir} is not a generation run directory (no run.json)")
     config = info["config"]
     if args.sample < 1:
-        raise MedsynError(f"--sample must be >= 1, got {args.sample}")
+        raise ConfigError(f"--sample must be >= 1, got {args.sample}")
     reference = reference_for(
         args.notes or config.get("notes"),
         args.kg or config.get("kg"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from medsyn.engines.base import Engine, Request, Result, SamplingParams
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 
 ENGINES = ("vllm", "hf", "openai")
 
@@ -31,4 +31,4 @@ def make_engine(name: str, model: str, **kwargs: Any) -> Engine:
         from medsyn.engines.openai_engine import OpenAIEngine
 
         return OpenAIEngine(model, **kwargs)
-    raise MedsynError(f"unknown engine {name!r}; valid: {', '.join(ENGINES)}")
+    raise ConfigError(f"unknown engine {name!r}; valid: {', '.join(ENGINES)}", option="engine")

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from medsyn.config import option
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,23 @@ class SamplingParams:
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
-            raise MedsynError(f"temperature must be >= 0, got {self.temperature}")
+            raise ConfigError(f"temperature must be >= 0, got {self.temperature}", option="temperature")
         if not 0 < self.top_p <= 1:
-            raise MedsynError(f"top_p must be in (0, 1], got {self.top_p}")
+            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}", option="top_p")
         if not -2 <= self.frequency_penalty <= 2:
-            raise MedsynError(f"frequency_penalty must be in [-2, 2] (0 = off), got {self.frequency_penalty}")
+            raise ConfigError(
+                f"frequency_penalty must be in [-2, 2] (0 = off), got {self.frequency_penalty}",
+                option="frequency_penalty",
+            )
         if self.repetition_penalty <= 0:
-            raise MedsynError(f"repetition_penalty must be > 0 (1.0 = off), got {self.repetition_penalty}")
+            raise ConfigError(
+                f"repetition_penalty must be > 0 (1.0 = off), got {self.repetition_penalty}",
+                option="repetition_penalty",
+            )
         if self.max_tokens <= 0:
-            raise MedsynError(f"max_tokens must be a positive integer, got {self.max_tokens}")
+            raise ConfigError(
+                f"max_tokens must be a positive integer, got {self.max_tokens}", option="max_tokens"
+            )
 
 
 @dataclass
@@ -53,7 +61,7 @@ class Request:
 
     def __post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
-            raise MedsynError(f"request {self.id!r}: give exactly one of prompt or messages")
+            raise ConfigError(f"request {self.id!r}: give exactly one of prompt or messages")
 
 
 @dataclass

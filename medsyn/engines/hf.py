@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from medsyn.engines.base import Engine, Request, Result, error_results
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 from medsyn.models import check_adapter, resolve_model, with_bos
 
 
@@ -42,7 +42,7 @@ class HFEngine(Engine):
         if torch_dtype is None:
             torch_dtype = getattr(torch, dtype, None)
             if not isinstance(torch_dtype, torch.dtype):
-                raise MedsynError(f"dtype {dtype!r} is not valid; use auto, float32, bfloat16 or float16")
+                raise ConfigError(f"dtype {dtype!r} is not valid; use auto, float32, bfloat16 or float16")
         self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -58,7 +58,7 @@ class HFEngine(Engine):
     def _text(self, request: Request) -> str:
         if request.messages is not None:
             if self.tokenizer.chat_template is None:
-                raise MedsynError(f"model {self.model} has no chat template: use the completion form")
+                raise ConfigError(f"model {self.model} has no chat template: use the completion form")
             return str(
                 self.tokenizer.apply_chat_template(
                     request.messages, tokenize=False, add_generation_prompt=True

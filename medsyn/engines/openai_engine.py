@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from medsyn.engines.base import Engine, Request, Result
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError, ServiceError
 
 
 class OpenAIEngine(Engine):
@@ -33,13 +33,13 @@ class OpenAIEngine(Engine):
         import openai
 
         if concurrency < 1:
-            raise MedsynError(f"concurrency must be >= 1, got {concurrency}")
+            raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
         self.model = model
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         api_key = os.environ.get(api_key_env)
         if not api_key:
             if "api.openai.com" in self.base_url:
-                raise MedsynError(f"no API key: set the environment variable {api_key_env}")
+                raise ConfigError(f"no API key: set the environment variable {api_key_env}")
             api_key = "EMPTY"  # local servers usually accept any key
         self.client = openai.OpenAI(
             base_url=self.base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
@@ -55,15 +55,15 @@ class OpenAIEngine(Engine):
         try:
             models = [m.id for m in self.client.with_options(max_retries=0, timeout=10).models.list()]
         except openai.APIConnectionError as exc:
-            raise MedsynError(f"cannot reach the OpenAI-compatible endpoint {self.base_url}: {exc}") from exc
+            raise ServiceError(f"cannot reach the OpenAI-compatible endpoint {self.base_url}: {exc}") from exc
         except openai.AuthenticationError as exc:
-            raise MedsynError(f"endpoint {self.base_url} refused the API key: {exc}") from exc
+            raise ServiceError(f"endpoint {self.base_url} refused the API key: {exc}") from exc
         except openai.APIStatusError as exc:
-            raise MedsynError(
+            raise ServiceError(
                 f"endpoint {self.base_url} answered {exc.status_code} to /models: {exc}"
             ) from exc
         if models and self.model not in models:
-            raise MedsynError(
+            raise ServiceError(
                 f"endpoint {self.base_url} has no model {self.model!r}; it serves: {', '.join(models)}"
             )
 

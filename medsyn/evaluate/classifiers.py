@@ -3,15 +3,11 @@ feature baseline) and `transformer` (medsyn.evaluate.transformer, trained throug
 
 from __future__ import annotations
 
-from medsyn.errors import MedsynError
+from typing import Literal, get_args
+
 from medsyn.quality.classifier import TfidfClassifier, TfidfConfig
 
-__all__ = ["CLASSIFIERS", "TfidfClassifier", "TfidfConfig", "check_classifier"]
+__all__ = ["CLASSIFIERS", "Classifier", "TfidfClassifier", "TfidfConfig"]
 
-# tfidf: medsyn.quality.classifier; transformer: medsyn.evaluate.transformer (Ray Train).
-CLASSIFIERS = ("tfidf", "transformer")
-
-
-def check_classifier(name: str) -> None:
-    if name not in CLASSIFIERS:
-        raise MedsynError(f"unknown classifier {name!r}; valid: {', '.join(CLASSIFIERS)}")
+Classifier = Literal["tfidf", "transformer"]
+CLASSIFIERS: tuple[Classifier, ...] = get_args(Classifier)

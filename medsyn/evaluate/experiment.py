@@ -14,14 +14,14 @@ import re
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from medsyn.config import option
-from medsyn.errors import MedsynError
-from medsyn.evaluate.classifiers import TfidfClassifier, TfidfConfig, check_classifier
+from medsyn.errors import ConfigError, DataError
+from medsyn.evaluate.classifiers import Classifier, TfidfClassifier, TfidfConfig
 from medsyn.evaluate.filters import FilterConfig, apply_filters
 from medsyn.evaluate.metrics import (
     KS,
@@ -62,7 +62,7 @@ class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TransformerCon
         None, help="text column of the real notes (default: text, note or symptoms)"
     )
     code_column: str = option("code", help="code column of the real notes")
-    classifier: Literal["tfidf", "transformer"] = option(
+    classifier: Classifier = option(
         "tfidf",
         help="classifier: tfidf (n-gram TF-IDF + linear SVM) or transformer (fine-tuned on Ray Train)",
     )
@@ -75,15 +75,14 @@ class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TransformerCon
     )
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        super().__post_init__()  # FilterConfig: every option with fixed choices (classifier, filters)
         for name in ("train", "test", "out"):
             if getattr(self, name) is None:
-                raise MedsynError(f"--{name} is required")
-        check_classifier(self.classifier)
+                raise ConfigError(f"--{name} is required", option=name)
         if self.seeds < 1:
-            raise MedsynError(f"--seeds must be >= 1, got {self.seeds}")
+            raise ConfigError(f"--seeds must be >= 1, got {self.seeds}", option="seeds")
         if self.bootstrap < 10:
-            raise MedsynError(f"--bootstrap must be >= 10, got {self.bootstrap}")
+            raise ConfigError(f"--bootstrap must be >= 10, got {self.bootstrap}", option="bootstrap")
 
     def section(self, cls: type) -> Any:
         return cls(**{f.name: getattr(self, f.name) for f in fields(cls)})
@@ -110,7 +109,7 @@ def _prepare_out(config: EvaluateConfig) -> Location:
     out = Location.parse(config.out, option="--out").check()  # type: ignore[arg-type]
     if out.children():
         if not config.overwrite:
-            raise MedsynError(f"{out} is not empty; pass --overwrite to replace the report it holds")
+            raise ConfigError(f"{out} is not empty; pass --overwrite to replace the report it holds")
         for entry in out.children():
             entry.delete()
     return out
@@ -183,18 +182,16 @@ def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, 
     test = load_notes(config.test, text_column=config.text_column, code_column=config.code_column)  # type: ignore[arg-type]
     shared = set(train["note_id"].to_pylist()) & set(test["note_id"].to_pylist())
     if shared:
-        raise MedsynError(
-            f"{len(shared)} note ids are in both --train and --test (e.g. {sorted(shared)[:3]})"
-        )
+        raise DataError(f"{len(shared)} note ids are in both --train and --test (e.g. {sorted(shared)[:3]})")
     if not config.synthetic:
-        raise MedsynError("--synthetic: name at least one generation run directory")
+        raise ConfigError("--synthetic: name at least one generation run directory")
     labels = (
         ["synthetic"]
         if len(config.synthetic) == 1
         else [Location.parse(p, option="--synthetic").name for p in config.synthetic]
     )
     if len(set(labels)) != len(labels):
-        raise MedsynError(f"synthetic sets need distinct directory names, got {labels}")
+        raise ConfigError(f"synthetic sets need distinct directory names, got {labels}")
     with staged_dir(_prepare_out(config), last="report.json") as out:
         return _experiment(config, train, test, labels, out, started)
 
@@ -257,7 +254,7 @@ def _experiment(
                 "n_train_by_source": s.by_source(),
             }
     if "real" in skipped:
-        raise MedsynError(f"--train cannot train a classifier: {skipped['real']['reason']}")
+        raise DataError(f"--train cannot train a classifier: {skipped['real']['reason']}")
     jobs = [(s, seed) for seed in seeds for s in plans[seed].sets if s.name not in skipped]
     test_texts, test_codes = test["text"].to_pylist(), test["code"].to_pylist()
     ranks = _run_fits(jobs, test_texts, test_codes, config)

@@ -18,15 +18,14 @@ Only real *training* notes are ever consulted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pyarrow as pa
 
-from medsyn.config import option
-from medsyn.errors import MedsynError
+from medsyn.config import check_choices, option
 from medsyn.quality.similarity import NgramIndex, near_duplicates
 
-FILTERS = (
+Filter = Literal[
     "failed",
     "symptom_recall",
     "example_similarity",
@@ -34,15 +33,16 @@ FILTERS = (
     "copy_real",
     "near_duplicate",
     "disagreement",
-)
-DEFAULT_FILTERS = ["symptom_recall", "copy_example", "copy_real", "near_duplicate"]
+]
+FILTERS: tuple[Filter, ...] = get_args(Filter)
+DEFAULT_FILTERS: list[Filter] = ["symptom_recall", "copy_example", "copy_real", "near_duplicate"]
 
 
 @dataclass
 class FilterConfig:
-    filters: list[str] = option(
+    filters: list[Filter] = option(
         default_factory=lambda: list(DEFAULT_FILTERS),
-        help=f"filters to apply to synthetic notes ('failed' always runs): {', '.join(FILTERS[1:])}",
+        help="filters to apply to synthetic notes ('failed' always runs)",
     )
     min_symptom_recall: float = option(0.65, help="symptom_recall: least share of sampled symptoms mentioned")
     min_example_similarity: float = option(
@@ -62,9 +62,7 @@ class FilterConfig:
     )
 
     def __post_init__(self) -> None:
-        unknown = [f for f in self.filters if f not in FILTERS]
-        if unknown:
-            raise MedsynError(f"unknown filters {unknown}; valid: {', '.join(FILTERS[1:])}")
+        check_choices(self)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from medsyn.errors import MedsynError
+from medsyn.errors import DataError
 from medsyn.icd import category
 from medsyn.pipeline.rundir import RUN_FILE, SHARDS, RunDir
 from medsyn.pipeline.stages import DRY_RUN
@@ -40,7 +40,7 @@ def _tables(loc: Location) -> list[pa.Table]:
     shards = loc.join(SHARDS) if loc.join(SHARDS).is_dir() else loc
     files = shards.files(suffix=".parquet")
     if not files:
-        raise MedsynError(f"synthetic set {loc.uri!r} holds no Parquet shards (expected {shards}/*.parquet)")
+        raise DataError(f"synthetic set {loc.uri!r} holds no Parquet shards (expected {shards}/*.parquet)")
     return [f.read_parquet() for f in files]
 
 
@@ -49,12 +49,12 @@ def read_synthetic(path: Path | str, *, name: str | None = None, allow_dry_run: 
     characters. A set written by engine dry-run (placeholder texts) is refused unless `allow_dry_run`."""
     loc = Location.parse(path, option="--synthetic")
     if not loc.exists():
-        raise MedsynError(f"synthetic set {loc.uri!r} does not exist")
+        raise DataError(f"synthetic set {loc.uri!r} does not exist")
     tables = []
     for t in _tables(loc):
         missing = [c for c in ("note_id", "code", "text") if c not in t.column_names]
         if missing:
-            raise MedsynError(f"{loc.uri}: not a medsyn notes set, missing columns {missing}")
+            raise DataError(f"{loc.uri}: not a medsyn notes set, missing columns {missing}")
         cols = {}
         for c in COLUMNS:
             if c in t.column_names:
@@ -69,11 +69,11 @@ def read_synthetic(path: Path | str, *, name: str | None = None, allow_dry_run: 
     table = table.append_column("set", pa.array([set_name] * table.num_rows, pa.string()))
     dry = pc.sum(pc.equal(table["engine"], DRY_RUN)).as_py() or 0
     if dry and not allow_dry_run:
-        raise MedsynError(
+        raise DataError(
             f"synthetic set {loc.uri!r} holds {dry} notes written by engine {DRY_RUN!r} (placeholder texts "
             "for capacity planning, not notes): generate with a model, or pass --allow-dry-run to use them"
         )
     ids = table["note_id"]
     if pc.count_distinct(ids).as_py() != table.num_rows:
-        raise MedsynError(f"synthetic set {loc.uri!r} has duplicate note ids")
+        raise DataError(f"synthetic set {loc.uri!r} has duplicate note ids")
     return table

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from medsyn.config import option
-from medsyn.errors import MedsynError
+from medsyn.errors import DataError, MedsynError, ServiceError
 
 
 @dataclass
@@ -119,10 +119,10 @@ class TransformerClassifier:
         from medsyn.models import resolve_model
 
         if len(texts) != len(codes):
-            raise MedsynError(f"{len(texts)} texts but {len(codes)} codes")
+            raise DataError(f"{len(texts)} texts but {len(codes)} codes")
         self.classes = sorted(set(codes))
         if len(self.classes) < 2:
-            raise MedsynError(f"a classifier needs notes of at least 2 codes, got {self.classes or 'none'}")
+            raise DataError(f"a classifier needs notes of at least 2 codes, got {self.classes or 'none'}")
         index = {c: i for i, c in enumerate(self.classes)}
         c = self.config
         if c.use_gpu:
@@ -150,7 +150,7 @@ class TransformerClassifier:
         )
         result = trainer.fit()
         if result.checkpoint is None:
-            raise MedsynError(
+            raise ServiceError(
                 f"transformer training {self.name!r} ended without a checkpoint: {result.error}"
             )
         self.checkpoint = result.checkpoint

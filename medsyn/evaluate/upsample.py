@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from medsyn.config import option
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 
 RULES = ("all", "rare", "target")
 _NAME = re.compile(
@@ -175,7 +175,9 @@ class _Builder:
         m = _NAME.match(name)
         rule = (m.group("rule") if m else None) or "all"
         if not m or rule not in RULES:
-            raise MedsynError(f"unknown training configuration {name!r}; valid: {', '.join(self.valid())}")
+            raise ConfigError(
+                f"unknown training configuration {name!r}; valid: {', '.join(self.valid())}", option="configs"
+            )
         if name == "real":
             return self.real()
         if name == "real-oot":
@@ -184,8 +186,9 @@ class _Builder:
             return out
         label = m.group("rep") or m.group("set")
         if label not in self.synthetic:
-            raise MedsynError(
-                f"configuration {name!r} names synthetic set {label!r}; sets: {', '.join(self.synthetic)}"
+            raise ConfigError(
+                f"configuration {name!r} names synthetic set {label!r}; sets: {', '.join(self.synthetic)}",
+                option="configs",
             )
         if m.group("rep"):
             return self.add_replicas(self.real(), name, label, self.synthetic_rows(label, rule))

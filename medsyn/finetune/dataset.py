@@ -19,9 +19,9 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from medsyn.config import option
-from medsyn.errors import MedsynError
-from medsyn.finetune.tasks import TASKS, code_tasks, note_tasks, related_codes
+from medsyn.config import check_choices, option
+from medsyn.errors import ConfigError, DataError
+from medsyn.finetune.tasks import TASKS, Task, code_tasks, note_tasks, related_codes
 from medsyn.storage import Location, atomic_dir, staged_dir
 
 NOTE_TASKS = ("note_from_title_symptoms", "note_from_example", "note_from_symptoms", "continuation")
@@ -52,7 +52,7 @@ class DatasetConfig:
     )
     overwrite: bool = option(False, help="replace an existing dataset in --out")
     language: Literal["ru", "en"] = option("ru", help="language of instructions and MKG facts")
-    tasks: list[str] = option(default_factory=lambda: list(TASKS), help=f"tasks to build: {', '.join(TASKS)}")
+    tasks: list[Task] = option(default_factory=lambda: list(TASKS), help="tasks to build")
     max_hops: int = option(3, help="kg_related: most hops through shared symptoms")
     max_related: int = option(20, help="kg_related: most diseases listed per hop")
     synthetic: list[str] = option(
@@ -70,13 +70,9 @@ class DatasetConfig:
     text_column: str | None = option(None, help="text column of the notes (default: text, note or symptoms)")
 
     def __post_init__(self) -> None:
-        unknown = [t for t in self.tasks if t not in TASKS]
-        if unknown:
-            raise MedsynError(f"unknown tasks {unknown}; valid: {', '.join(TASKS)}")
-        if self.language not in ("ru", "en"):
-            raise MedsynError(f"language {self.language!r} is not valid; use ru or en")
+        check_choices(self)
         if not 0.0 <= self.val_fraction < 1.0:
-            raise MedsynError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
 
 def _split(s: dict[str, Any], fraction: float, seed: int) -> str:
@@ -158,10 +154,10 @@ def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
     from medsyn.notes import load_notes
 
     if config.notes is None:
-        raise MedsynError("--notes is required (the real training notes)")
+        raise ConfigError("--notes is required (the real training notes)")
     notes = load_notes(config.notes, text_column=config.text_column)
     if notes.num_rows == 0:
-        raise MedsynError(f"notes file {str(config.notes)!r} holds no notes")
+        raise DataError(f"notes file {str(config.notes)!r} holds no notes")
     kg = open_kg(config.kg)
     lang = config.language
     codes = sorted({c for c in notes["code"].to_pylist() if kg.has(c)})
@@ -211,13 +207,13 @@ SHARD_ROWS = 50_000
 def build_dataset(config: DatasetConfig, *, use_ray: bool = True) -> dict[str, Any]:
     """Write `out/train/*.parquet` and `out/val/*.parquet` (a path or URI; on a filesystem atomically)."""
     if config.out is None:
-        raise MedsynError("--out is required")
+        raise ConfigError("--out is required")
     out = Location.parse(config.out, option="--out").check()
     if out.children() and not config.overwrite:
-        raise MedsynError(f"{out} is not empty; pass --overwrite to replace the dataset it holds")
+        raise ConfigError(f"{out} is not empty; pass --overwrite to replace the dataset it holds")
     table = build_samples(config, use_ray=use_ray)
     if table.num_rows == 0:
-        raise MedsynError(
+        raise DataError(
             "the dataset is empty: no note or code produced a sample (check --notes, --kg, --tasks)"
         )
 

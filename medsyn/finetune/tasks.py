@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 from medsyn.quality.scores import mentions
 from medsyn.quality.text import tokens
@@ -67,7 +67,7 @@ PARAPHRASES: dict[str, dict[str, list[str]]] = {
 NOTE_TEMPLATE = "instruction_note"
 # The paper's prompt (a real example note of the same code, plus title and symptoms) for note_from_example.
 EXAMPLE_TEMPLATE = "instruction_note_example"
-TASKS = (
+Task = Literal[
     "note_from_title_symptoms",
     "note_from_example",
     "note_from_symptoms",
@@ -76,7 +76,8 @@ TASKS = (
     "kg_symptoms",
     "kg_drugs",
     "kg_related",
-)
+]
+TASKS: tuple[Task, ...] = get_args(Task)
 SPLITS = (2, 3, 4)  # continuation: the note cut at 1/2, 1/3 and 1/4 of its words
 
 

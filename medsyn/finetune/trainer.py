@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from medsyn.config import option
-from medsyn.errors import MedsynError
-from medsyn.finetune.tasks import TASKS
+from medsyn.config import check_choices, option
+from medsyn.errors import ConfigError, DataError, ServiceError
+from medsyn.finetune.tasks import TASKS, Task
 from medsyn.storage import Location, staged_dir
 
 ADAPTER_META = "medsyn_adapter.json"
@@ -41,9 +41,7 @@ class FinetuneConfig:
     kg: str | None = option(
         None, help="with --notes: KG of the MKG tasks ('demo', a KG directory, a Neo4j URI)"
     )
-    tasks: list[str] = option(
-        default_factory=lambda: list(TASKS), help=f"with --notes: tasks to build ({', '.join(TASKS)})"
-    )
+    tasks: list[Task] = option(default_factory=lambda: list(TASKS), help="with --notes: tasks to build")
     language: Literal["ru", "en"] = option("ru", help="with --notes: language of instructions and MKG facts")
     example_max_words: int = option(
         60, help="with --notes, note_from_example: examples of at most this many words (0: any)"
@@ -80,15 +78,16 @@ class FinetuneConfig:
     seed: int = option(0, help="seed of initialisation and data order")
 
     def __post_init__(self) -> None:
+        check_choices(self)
         if self.out is None:
-            raise MedsynError("--out is required")
+            raise ConfigError("--out is required", option="out")
         if (self.dataset is None) == (self.notes is None):
-            raise MedsynError("give one of --dataset (built by `medsyn finetune-data`) or --notes")
+            raise ConfigError("give one of --dataset (built by `medsyn finetune-data`) or --notes")
         for name in ("lora_r", "lora_alpha", "batch_size", "max_length", "num_workers", "checkpoint_every"):
             if getattr(self, name) < 1:
-                raise MedsynError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.epochs < 1 and self.max_steps < 1:
-            raise MedsynError("need --epochs >= 1 or --max-steps >= 1")
+            raise ConfigError("need --epochs >= 1 or --max-steps >= 1")
 
 
 def _read_split(dataset: Location, split: str) -> list[dict[str, Any]]:
@@ -108,10 +107,10 @@ def check_inputs(config: FinetuneConfig) -> tuple[Path, list[dict[str, Any]], li
     model_path = resolve_model(config.base_model)
     dataset = Location.parse(config.dataset, option="--dataset").check()  # type: ignore[arg-type]
     if not dataset.is_dir():
-        raise MedsynError(f"dataset {dataset.uri!r} does not exist (build it with `medsyn finetune-data`)")
+        raise DataError(f"dataset {dataset.uri!r} does not exist (build it with `medsyn finetune-data`)")
     train, val = _read_split(dataset, "train"), _read_split(dataset, "val")
     if not train:
-        raise MedsynError(
+        raise DataError(
             f"dataset {dataset.uri!r} has no training samples (expected {dataset.uri}/train/*.parquet)"
         )
     with torch.device("meta"):
@@ -122,7 +121,7 @@ def check_inputs(config: FinetuneConfig) -> tuple[Path, list[dict[str, Any]], li
         linear = sorted(
             {n.rsplit(".", 1)[-1] for n, m in skeleton.named_modules() if isinstance(m, torch.nn.Linear)}
         )
-        raise MedsynError(
+        raise ConfigError(
             f"target modules {missing} are not in {config.base_model}; "
             f"its linear modules are: {', '.join(linear)}"
         )
@@ -531,7 +530,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     )
     result = trainer.fit()
     if result.checkpoint is None:
-        raise MedsynError(f"fine-tuning ended without a checkpoint: {result.error}")
+        raise ServiceError(f"fine-tuning ended without a checkpoint: {result.error}")
     history = result.metrics_dataframe.to_dict("records") if result.metrics_dataframe is not None else []
     if history:  # a resumed run's dataframe also holds the reports of the runs before it
         history = [h for h in history if h["resumed_from"] == history[-1]["resumed_from"]]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from medsyn.errors import MedsynError
+from medsyn.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,6 @@ def resolve_adapter(adapter: str | Path) -> Path:
     if name in GENERATORS:
         path = GENERATORS[name].adapter_dir
         if not (path / "adapter_config.json").is_file():
-            raise MedsynError(f"the shipped generator {name!r} is missing its adapter files in {path}")
+            raise DataError(f"the shipped generator {name!r} is missing its adapter files in {path}")
         return path
     return Path(name).expanduser()

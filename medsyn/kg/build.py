@@ -9,14 +9,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
-from medsyn.config import option
-from medsyn.errors import MedsynError
+from medsyn.config import check_choices, option
+from medsyn.errors import ConfigError
 from medsyn.kg.builder import KGBuilder
 from medsyn.kg.importers import disease_ontology, icd10_ru, icd10_who, medi, rumedtop3, sider
 from medsyn.kg.model import KGTables
 
-ALL_SOURCES = ("icd10_ru", "icd10_who", "rumedtop3", "disease_ontology", "medi", "sider")
+Source = Literal["icd10_ru", "icd10_who", "rumedtop3", "disease_ontology", "medi", "sider"]
+ALL_SOURCES: tuple[Source, ...] = get_args(Source)
 
 
 @dataclass
@@ -26,15 +28,15 @@ class KGBuildConfig:
     )
     out: str | None = option(None, help="KG directory to write (a path or a URI like s3://bucket/kg)")
     overwrite: bool = option(False, help="replace an existing KG directory")
-    sources: list[str] = option(
-        default_factory=lambda: list(ALL_SOURCES),
-        help=f"importers to run, comma-separated: {','.join(ALL_SOURCES)}",
-    )
+    sources: list[Source] = option(default_factory=lambda: list(ALL_SOURCES), help="importers to run")
     train_notes: Path = option(
         rumedtop3.TRAIN_FILE,
         help="real train notes (JSONL idx/code) for symptom counts, relative to data_dir",
     )
     max_inherit_depth: int = option(3, help="DO levels a disease without symptoms may inherit them across")
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 @dataclass
@@ -47,11 +49,8 @@ class BuildReport:
 def build_kg(data_dir: Path, config: KGBuildConfig | None = None) -> tuple[KGTables, BuildReport]:
     """Run the importers in dependency order (hierarchy first) and merge them into one KG."""
     config = config or KGBuildConfig()
-    unknown = [s for s in config.sources if s not in ALL_SOURCES]
-    if unknown:
-        raise MedsynError(f"unknown source(s) {unknown}; valid: {', '.join(ALL_SOURCES)}")
     if not {"icd10_ru", "icd10_who"} & set(config.sources):
-        raise MedsynError("sources must include icd10_ru or icd10_who: every edge hangs on an ICD-10 code")
+        raise ConfigError("sources must include icd10_ru or icd10_who: every edge hangs on an ICD-10 code")
     start = time.perf_counter()
     builder = KGBuilder()
     report = BuildReport()

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medsyn import __version__
-from medsyn.errors import KGNotFoundError, MedsynError
+from medsyn.errors import ConfigError, KGNotFoundError
 from medsyn.kg.model import SCHEMAS, KGTables
 from medsyn.kg.store import KGStore
 
@@ -33,14 +33,14 @@ def write_kg(tables: KGTables, out: Path | str, *, overwrite: bool = False) -> P
     loc = Location.parse(out, option="--out")
     if not loc.is_local:
         if loc.check().exists() and not overwrite:
-            raise MedsynError(f"{loc.uri!r} already exists; pass --overwrite to replace it")
+            raise ConfigError(f"{loc.uri!r} already exists; pass --overwrite to replace it")
         loc.delete()
         with staged_dir(loc, last=MANIFEST) as local:
             _write_files(tables, local)
         return loc.uri
     out = loc.local_path
     if out.exists() and not overwrite:
-        raise MedsynError(f"{str(out)!r} already exists; pass --overwrite to replace it")
+        raise ConfigError(f"{str(out)!r} already exists; pass --overwrite to replace it")
     with atomic_dir(out) as tmp:  # a hidden sibling, renamed into place when complete
         _write_files(tables, tmp)
     return out

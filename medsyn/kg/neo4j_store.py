@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from medsyn.errors import KGNotFoundError, MedsynError
+from medsyn.errors import ConfigError, KGNotFoundError, ServiceError
 from medsyn.kg.model import SCHEMAS, KGTables
 from medsyn.kg.store import KGStore
 
@@ -79,9 +79,9 @@ class Neo4jSettings:
     def from_env(cls, uri: str | None = None, **overrides: Any) -> Neo4jSettings:
         uri = uri or os.environ.get("NEO4J_URI")
         if not uri:
-            raise MedsynError("no Neo4j URI: pass --neo4j bolt://HOST:PORT or set NEO4J_URI")
+            raise ConfigError("no Neo4j URI: pass --neo4j bolt://HOST:PORT or set NEO4J_URI")
         if not is_neo4j_uri(uri):
-            raise MedsynError(f"{uri!r} is not a Neo4j URI; it must start with one of {', '.join(SCHEMES)}")
+            raise ConfigError(f"{uri!r} is not a Neo4j URI; it must start with one of {', '.join(SCHEMES)}")
         values: dict[str, Any] = {
             "user": os.environ.get("NEO4J_USER", "neo4j"),
             "password": os.environ.get("NEO4J_PASSWORD"),
@@ -104,13 +104,13 @@ def connect(settings: Neo4jSettings) -> Any:
         driver.verify_connectivity()
     except AuthError as exc:
         driver.close()
-        raise MedsynError(
+        raise ServiceError(
             f"Neo4j at {settings.uri} refused the credentials of user {settings.user!r} "
             "(set NEO4J_USER and NEO4J_PASSWORD)"
         ) from exc
     except (ServiceUnavailable, OSError) as exc:
         driver.close()
-        raise MedsynError(f"cannot reach Neo4j at {settings.uri}: {exc}") from exc
+        raise ServiceError(f"cannot reach Neo4j at {settings.uri}: {exc}") from exc
     return driver
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError, DataError
 from medsyn.icd import normalize_code
 from medsyn.kg.importers.rumedtop3 import TRAIN_FILE
 from medsyn.kg.store import KGStore
@@ -38,18 +38,18 @@ def read_label_set(spec: str) -> list[str]:
                     try:
                         codes.append(str(json.loads(line)["code"]))
                     except (json.JSONDecodeError, KeyError, TypeError):
-                        raise MedsynError(f"{path}:{line_no}: expected a JSON object with a 'code'") from None
+                        raise DataError(f"{path}:{line_no}: expected a JSON object with a 'code'") from None
         else:
             codes = path.read_text(encoding="utf-8").replace(",", "\n").split()
     elif "/" in spec or spec.endswith((".txt", ".jsonl", ".csv")):
-        raise MedsynError(f"codes file {spec!r} does not exist")
+        raise DataError(f"codes file {spec!r} does not exist")
     else:
         codes = [c for c in spec.split(",") if c.strip()]
     out = []
     for code in codes:
         norm = normalize_code(code)
         if norm is None:
-            raise MedsynError(f"{code!r} is not an ICD-10 code (expected e.g. 'M54' or 'M54.5')")
+            raise ConfigError(f"{code!r} is not an ICD-10 code (expected e.g. 'M54' or 'M54.5')")
         out.append(norm)
     return list(dict.fromkeys(out))
 

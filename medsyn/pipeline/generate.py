@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from medsyn.config import option
+from medsyn.config import check_choices, option
 from medsyn.engines import ENGINES, SamplingParams
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 from medsyn.gpu_check import check_gpus
 from medsyn.kg import open_kg
 from medsyn.models import DEFAULT_MODEL, check_adapter, check_model, merged_model, resolve_model
@@ -140,8 +140,7 @@ class GenerateConfig(PlanConfig):
         language's shipped generator (medsyn.generators) with its template, form and sampling settings."""
         from medsyn.generators import GENERATORS, generator_for
 
-        if self.engine not in JOB_ENGINES:
-            raise MedsynError(f"unknown engine {self.engine!r}; valid: {', '.join(JOB_ENGINES)}")
+        check_choices(self)  # before the defaults that depend on the engine and language
         if self.engine == stages.DRY_RUN:
             self.model = self.model or stages.DRY_RUN
         generator = None
@@ -153,12 +152,14 @@ class GenerateConfig(PlanConfig):
         elif self.adapter in GENERATORS:
             generator = GENERATORS[self.adapter]
         if generator is not None and generator.language != self.language:
-            raise MedsynError(
+            raise ConfigError(
                 f"the shipped generator {generator.name!r} writes {generator.language!r}, not "
                 f"--language {self.language!r}: drop --adapter, or give --model for {self.language!r} notes"
             )
         if self.model is None:
-            raise MedsynError(f"--model is required with engine {self.engine!r} (the served model's name)")
+            raise ConfigError(
+                f"--model is required with engine {self.engine!r} (the served model's name)", option="model"
+            )
         self.templates = self.templates or [generator.template if generator else "paper_main"]
         self.form = self.form or (generator.form if generator else "chat")
         if self.temperature is None:
@@ -171,6 +172,12 @@ class GenerateConfig(PlanConfig):
             self.repetition_penalty = generator.repetition_penalty if generator else 1.0
         if self.frequency_penalty is None:
             self.frequency_penalty = generator.frequency_penalty if generator else 0.0
+        super().__post_init__()  # choices, ranges, templates
+        for name in ("batch_size", "replicas", "shard_rows", "request_concurrency", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}", option=name)
+        self.sampling()  # validates temperature, top_p, max_tokens and the penalties
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(
@@ -190,14 +197,7 @@ def _plan_config(config: GenerateConfig) -> PlanConfig:
 
 def _validate(config: GenerateConfig) -> None:
     if config.out is None:
-        raise MedsynError("--out is required: the output directory")
-    if config.engine not in JOB_ENGINES:
-        raise MedsynError(f"unknown engine {config.engine!r}; valid: {', '.join(JOB_ENGINES)}")
-    for name in ("batch_size", "replicas", "shard_rows", "request_concurrency", "threads"):
-        value = getattr(config, name)
-        if value is not None and value < 1:
-            raise MedsynError(f"{name} must be >= 1, got {value}")
-    config.sampling()  # validates temperature, top_p, max_tokens
+        raise ConfigError("--out is required: the output directory", option="out")
 
 
 def prepare(config: GenerateConfig) -> Planner:
@@ -211,7 +211,7 @@ def prepare(config: GenerateConfig) -> Planner:
     planner = build_planner(kg, notes, _plan_config(config))
     if config.adapter:
         if config.engine not in ("hf", "vllm"):
-            raise MedsynError(f"--adapter needs engine hf or vllm, not {config.engine!r}")
+            raise ConfigError(f"--adapter needs engine hf or vllm, not {config.engine!r}")
         check_adapter(config.adapter, config.model)
     return planner
 
@@ -305,7 +305,7 @@ def model_on_every_node(model: str, adapter: str | None = None) -> Path:
     paths = on_every_node(_local_model, model, adapter)
     if len(set(paths.values())) != 1:
         detail = ", ".join(f"{node}: {path}" for node, path in paths.items())
-        raise MedsynError(
+        raise ConfigError(
             f"model {model!r} lies at different paths on the nodes ({detail}): give every node the same "
             "MEDSYN_CACHE (or the same model directory)"
         )

@@ -42,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError, DataError
 from medsyn.storage import Location
 
 RUN_FILE, SUMMARY_FILE, SHARDS, QUARANTINE, LEASE_FILE = (
@@ -120,7 +120,7 @@ class RunDir:
         run = self.run_info()
         if run is not None:
             if run["fingerprint"] != info["fingerprint"]:
-                raise MedsynError(
+                raise ConfigError(
                     f"{self.out} holds another plan (fingerprint {run['fingerprint'][:12]}, this one "
                     f"{info['fingerprint'][:12]}): use another --out, or --overwrite to replace it"
                 )
@@ -131,13 +131,13 @@ class RunDir:
             }
             if changed:
                 detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
-                raise MedsynError(
+                raise ConfigError(
                     f"{self.out} was generated with other settings ({detail}); use another --out or "
                     "--overwrite"
                 )
             return
         if any(entry.name != LEASE_FILE for entry in self.out.children()):
-            raise MedsynError(
+            raise ConfigError(
                 f"{self.out} exists and is not a medsyn run directory; use another --out or --overwrite"
             )
         self.out.mkdir()
@@ -239,7 +239,7 @@ class RunDir:
             keep = ~seen.add(table["row"].to_numpy())
             parts.append(table.filter(pa.array(keep)) if not keep.all() else table)
         if not parts:
-            raise MedsynError(f"{self.out}: no notes shards (expected {self.shards}/part-*.parquet)")
+            raise DataError(f"{self.out}: no notes shards (expected {self.shards}/part-*.parquet)")
         table = pa.concat_tables(parts, promote_options="permissive")
         return table if columns is None or "row" in columns else table.drop(["row"])
 
@@ -292,7 +292,7 @@ class Lease:
         if holder is not None and holder.get("owner") != self.owner["owner"] and not _dead_here(holder):
             age = time.time() - float(holder.get("heartbeat", 0))
             if age < float(holder.get("lease_s", self.lease_s)):
-                raise MedsynError(
+                raise ConfigError(
                     f"{self.file.uri.rsplit('/', 1)[0]} is in use by a live run (host {holder.get('host')}, "
                     f"pid {holder.get('pid')}, last heartbeat {age:.0f} s ago; its lease expires "
                     f"{float(holder.get('lease_s', self.lease_s)) - age:.0f} s after its last beat): wait "

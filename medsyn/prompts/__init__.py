@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 
 LANGUAGES = ("ru", "en")
 FORMS = ("chat", "completion")
@@ -52,11 +52,13 @@ TEMPLATES: dict[str, Any] = _load()
 def get_template(name: str, language: str, form: str) -> Template:
     """The template `name` in `language` and `form`; a clear error naming what is valid."""
     if name not in TEMPLATES:
-        raise MedsynError(f"unknown template {name!r}; valid: {', '.join(TEMPLATES)}")
+        raise ConfigError(f"unknown template {name!r}; valid: {', '.join(TEMPLATES)}", option="template")
     if language not in LANGUAGES:
-        raise MedsynError(f"language {language!r} is not valid; use {' or '.join(LANGUAGES)}")
+        raise ConfigError(
+            f"language {language!r} is not valid; use {' or '.join(LANGUAGES)}", option="language"
+        )
     if form not in FORMS:
-        raise MedsynError(f"form {form!r} is not valid; use {' or '.join(FORMS)}")
+        raise ConfigError(f"form {form!r} is not valid; use {' or '.join(FORMS)}", option="form")
     spec = TEMPLATES[name]
     text = spec[language]["user" if form == "chat" else "completion"]
     return Template(
@@ -78,10 +80,14 @@ def template_by_id(template_id: str) -> Template:
     try:
         name, language, form, version = template_id.split(".")
     except ValueError:
-        raise MedsynError(f"template id {template_id!r} is not NAME.LANGUAGE.FORM.vN") from None
+        raise ConfigError(
+            f"template id {template_id!r} is not NAME.LANGUAGE.FORM.vN", option="template"
+        ) from None
     template = get_template(name, language, form)
     if f"v{template.version}" != version:
-        raise MedsynError(f"template {template_id!r}: this medsyn has version v{template.version}")
+        raise ConfigError(
+            f"template {template_id!r}: this medsyn has version v{template.version}", option="template"
+        )
     return template
 
 
@@ -96,7 +102,7 @@ def render(
 ) -> tuple[str | None, str]:
     """(system message or None, prompt text) for one note."""
     if template.requires_example and not example:
-        raise MedsynError(f"template {template.id} needs an example note")
+        raise ConfigError(f"template {template.id} needs an example note", option="template")
     lang = template.language
     text = template.text.format(
         symptoms=", ".join(symptoms),

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from medsyn.config import option
-from medsyn.errors import MedsynError
+from medsyn.errors import DataError, MedsynError
 
 
 @dataclass
@@ -44,10 +44,10 @@ class TfidfClassifier:
         from sklearn.svm import LinearSVC
 
         if len(texts) != len(codes):
-            raise MedsynError(f"{len(texts)} texts but {len(codes)} codes")
+            raise DataError(f"{len(texts)} texts but {len(codes)} codes")
         distinct = sorted(set(codes))
         if len(distinct) < 2:
-            raise MedsynError(f"a classifier needs notes of at least 2 codes, got {distinct or 'none'}")
+            raise DataError(f"a classifier needs notes of at least 2 codes, got {distinct or 'none'}")
         c = self.config
         features = FeatureUnion(
             [

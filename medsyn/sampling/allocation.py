@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 
 ALLOCATIONS = ("paper", "rare", "uniform", "proportional", "explicit")
 
@@ -50,7 +50,7 @@ def parse_counts(text: str) -> dict[str, int]:
             continue
         code, sep, n = item.partition("=")
         if not sep or not n.strip().isdigit():
-            raise MedsynError(f"explicit count {item.strip()!r} is not CODE=N (e.g. M54=10)")
+            raise ConfigError(f"explicit count {item.strip()!r} is not CODE=N (e.g. M54=10)", option="counts")
         out[code.strip().upper()] = int(n)
     return out
 
@@ -73,31 +73,35 @@ def allocate(
     kg_symptoms: number of KG symptoms per code (paper); explicit: counts for `explicit`.
     """
     if strategy not in ALLOCATIONS:
-        raise MedsynError(f"unknown allocation {strategy!r}; valid: {', '.join(ALLOCATIONS)}")
+        raise ConfigError(
+            f"unknown allocation {strategy!r}; valid: {', '.join(ALLOCATIONS)}", option="allocation"
+        )
     if budget is not None and budget <= 0:
-        raise MedsynError(f"the number of notes must be a positive integer, got {budget!r}")
+        raise ConfigError(f"the number of notes must be a positive integer, got {budget!r}", option="n")
     if budget is None and strategy not in ("explicit", "rare"):
-        raise MedsynError(f"allocation {strategy!r} needs the number of notes (--n N)")
+        raise ConfigError(f"allocation {strategy!r} needs the number of notes (--n N)", option="n")
     real = real_counts or {}
     if strategy == "explicit":
         if not explicit:
-            raise MedsynError("allocation 'explicit' needs per-code counts, e.g. --counts M54=10,I10=5")
+            raise ConfigError(
+                "allocation 'explicit' needs per-code counts, e.g. --counts M54=10,I10=5", option="counts"
+            )
         bad = {c: n for c, n in explicit.items() if n < 0}
         if bad:
-            raise MedsynError(f"explicit counts must be >= 0: {bad}")
+            raise ConfigError(f"explicit counts must be >= 0: {bad}", option="counts")
         return {c: int(explicit.get(c, 0)) for c in codes}
     if strategy == "uniform":
         weights = [1.0] * len(codes)
     elif strategy == "proportional":
         weights = [float(real.get(c, 0)) for c in codes]
         if sum(weights) == 0:
-            raise MedsynError("allocation 'proportional' needs real notes for the codes (--notes FILE)")
+            raise ConfigError("allocation 'proportional' needs real notes for the codes (--notes FILE)")
     elif strategy == "paper":
         long = long_counts or {}
         symptoms = kg_symptoms or {}
         weights = [triple_log(long.get(c, 0)) * triple_log(symptoms.get(c, 0)) for c in codes]
         if sum(weights) == 0:
-            raise MedsynError(
+            raise ConfigError(
                 "allocation 'paper' gives every code weight 0: it needs real notes of >= min_words words "
                 "and KG symptoms for the codes (try --allocation uniform)"
             )

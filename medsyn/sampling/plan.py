@@ -18,8 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from medsyn.config import option
-from medsyn.errors import MedsynError, UnknownCodeError
+from medsyn.config import check_choices, option
+from medsyn.errors import ConfigError, UnknownCodeError
 from medsyn.kg.store import KGStore
 from medsyn.prompts import TEMPLATES, get_template
 from medsyn.sampling.allocation import allocate, parse_counts
@@ -77,6 +77,30 @@ class PlanConfig:
         "skip", help="a code without symptoms: skip (recorded) or fail"
     )
 
+    def __post_init__(self) -> None:
+        check_choices(self)
+        if not 1 <= self.min_symptoms <= self.max_symptoms:
+            raise ConfigError(
+                f"need 1 <= min_symptoms <= max_symptoms, got {self.min_symptoms} and {self.max_symptoms}",
+                option="max_symptoms",
+            )
+        if self.symptom_temperature <= 0:
+            raise ConfigError(
+                f"symptom_temperature must be > 0, got {self.symptom_temperature}",
+                option="symptom_temperature",
+            )
+        if not 0 <= self.age_min <= self.age_max <= 120:
+            raise ConfigError(
+                f"need 0 <= age_min <= age_max <= 120, got {self.age_min} and {self.age_max}",
+                option="age_max",
+            )
+        if not self.templates:
+            raise ConfigError(
+                f"no templates given; valid: {', '.join(sorted(TEMPLATES))}", option="templates"
+            )
+        for name in self.templates:
+            get_template(name, self.language, self.form)
+
 
 @dataclass
 class CodePlan:
@@ -89,33 +113,6 @@ class CodePlan:
     example_ids: list[str] = field(default_factory=list)
     example_texts: list[str] = field(default_factory=list)
     example_mentions: list[np.ndarray] = field(default_factory=list)  # per example: symptoms it mentions
-
-
-def _validate(config: PlanConfig) -> None:
-    if config.language not in ("ru", "en"):
-        raise MedsynError(f"language {config.language!r} is not valid; use ru or en")
-    if not 1 <= config.min_symptoms <= config.max_symptoms:
-        raise MedsynError(
-            f"need 1 <= min_symptoms <= max_symptoms, got {config.min_symptoms} and {config.max_symptoms}"
-        )
-    if config.symptom_temperature <= 0:
-        raise MedsynError(f"symptom_temperature must be > 0, got {config.symptom_temperature}")
-    if config.symptom_source not in ("kg", "example"):
-        raise MedsynError(f"symptom_source {config.symptom_source!r} is not valid; use kg or example")
-    if config.examples not in ("same_code", "none"):
-        raise MedsynError(f"examples {config.examples!r} is not valid; use same_code or none")
-    if config.form not in ("chat", "completion"):
-        raise MedsynError(f"form {config.form!r} is not valid; use chat or completion")
-    if config.on_missing_symptoms not in ("skip", "fail"):
-        raise MedsynError(
-            f"on_missing_symptoms {config.on_missing_symptoms!r} is not valid; use skip or fail"
-        )
-    if not 0 <= config.age_min <= config.age_max <= 120:
-        raise MedsynError(f"need 0 <= age_min <= age_max <= 120, got {config.age_min} and {config.age_max}")
-    if not config.templates:
-        raise MedsynError(f"no templates given; valid: {', '.join(sorted(TEMPLATES))}")
-    for name in config.templates:
-        get_template(name, config.language, config.form)
 
 
 def _code_symptoms(kg: KGStore, code: str, config: PlanConfig) -> tuple[list[str], np.ndarray]:
@@ -237,7 +234,6 @@ def _example_max_words(config: PlanConfig) -> int:
 
 def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Planner:
     """Read what planning needs from the KG and the notes (once) and allocate the budget."""
-    _validate(config)
     note_codes = notes["code"].to_pylist() if notes is not None else []
     note_texts = notes["text"].to_pylist() if notes is not None else []
     note_ids = notes["note_id"].to_pylist() if notes is not None else []
@@ -249,14 +245,15 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
             if kg.symptoms(c, language=config.language, include_descendants=config.include_subcodes)
         ]
     if not codes:
-        raise MedsynError(
+        raise ConfigError(
             f"no codes: pass --codes LIST or --notes FILE (no category of the KG {kg.location()} has "
-            f"{config.language} symptoms)"
+            f"{config.language} symptoms)",
+            option="codes",
         )
     unknown = [c for c in codes if not kg.has(c)]
     if unknown:
         hints = "; ".join(str(UnknownCodeError(c, kg.suggest(c))) for c in unknown)
-        raise MedsynError(f"{len(unknown)} code(s) not in the KG {kg.location()}: {hints}")
+        raise ConfigError(f"{len(unknown)} code(s) not in the KG {kg.location()}: {hints}", option="codes")
     codes = list(dict.fromkeys(codes))
     real = Counter(note_codes)
     long = Counter(
@@ -273,7 +270,9 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
         if not names:
             reason = f"no {config.language} symptoms in the KG"
             if config.on_missing_symptoms == "fail":
-                raise MedsynError(f"code {code}: {reason} (use --on-missing-symptoms skip to skip it)")
+                raise ConfigError(
+                    f"code {code}: {reason} (use --on-missing-symptoms skip to skip it)", option="codes"
+                )
             skipped[code] = reason
             continue
         idx = by_code.get(code, []) if config.examples == "same_code" else []
@@ -290,7 +289,7 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
             )
         )
     if not per_code:
-        raise MedsynError(f"none of the codes has symptoms to sample: {skipped}")
+        raise ConfigError(f"none of the codes has symptoms to sample: {skipped}", option="codes")
     kept = [c.code for c in per_code]
     counts = allocate(
         kept,
@@ -306,7 +305,7 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
     if config.allocation == "explicit" and config.counts:
         extra = sorted(set(parse_counts(config.counts)) - set(codes))
         if extra:
-            raise MedsynError(f"explicit counts name codes not in --codes: {extra}")
+            raise ConfigError(f"explicit counts name codes not in --codes: {extra}", option="counts")
     fingerprint = plan_fingerprint(config, per_code)
     return Planner(config, per_code, [counts[c] for c in kept], skipped, fingerprint)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 from medsyn.models import check_adapter
 from medsyn.serving.ray_llm import DiskMultiplexConfig, LoraModelLoader, global_id_manager
 
@@ -30,11 +30,11 @@ def parse_adapters(entries: list[str], model_path: Path | str) -> dict[str, str]
             path = Path(directory).resolve()
             name = path.parent.name if path.name == "adapter" else path.name
         if not name or ":" in name or "/" in name:
-            raise MedsynError(
+            raise ConfigError(
                 f"adapter name {name!r} (from {entry!r}) is not valid: use letters, digits, - or _"
             )
         if name in adapters:
-            raise MedsynError(f"adapter name {name!r} is given twice; name them with NAME=DIR")
+            raise ConfigError(f"adapter name {name!r} is given twice; name them with NAME=DIR")
         adapters[name] = str(check_adapter(directory, model_path).resolve())
     return adapters
 

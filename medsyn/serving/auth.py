@@ -17,7 +17,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError, DataError
 
 
 def openai_error(
@@ -50,15 +50,15 @@ def key_digest(auth: str, env: str | None, file: str | None) -> str | None:
 
     auth: `on` (a key is required: none is an error), `off`, or `auto` (on when a key is found)."""
     if auth not in ("on", "off", "auto"):
-        raise MedsynError(f"auth {auth!r} is not valid; use on, off or auto")
+        raise ConfigError(f"auth {auth!r} is not valid; use on, off or auto")
     if auth == "off":
         return None
     try:
         key = read_api_key(env, file)
     except (OSError, ValueError) as exc:
-        raise MedsynError(f"api_key_file: {exc}") from exc
+        raise DataError(f"api_key_file: {exc}") from exc
     if key is None and auth == "on":
-        raise MedsynError(
+        raise ConfigError(
             f"auth is on but there is no API key: set ${env} where the app is built (for `serve deploy`, "
             "in the application's runtime_env env_vars) or give api_key_file (a path readable there); "
             "auth: off serves without a key"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from medsyn.config import option
-from medsyn.errors import MedsynError
+from medsyn.config import check_choices, option
+from medsyn.errors import ConfigError
 
 ENGINES = ("vllm", "hf")
 
@@ -94,21 +94,14 @@ class ServeConfig:
                 self.notes_form = self.notes_form or generator.form
         self.notes_template = self.notes_template or "paper_main"
         self.notes_form = self.notes_form or "chat"
-        if self.auth not in ("on", "off", "auto"):
-            raise MedsynError(f"auth {self.auth!r} is not valid; use on, off or auto")
-        if self.notes_form not in ("chat", "completion"):
-            raise MedsynError(f"notes_form {self.notes_form!r} is not valid; use chat or completion")
-        if self.engine not in ENGINES:
-            raise MedsynError(f"engine {self.engine!r} is not valid; use one of {', '.join(ENGINES)}")
-        if self.language not in ("ru", "en"):
-            raise MedsynError(f"language {self.language!r} is not valid; use ru or en")
+        check_choices(self)
         if not 1 <= self.default_max_tokens <= self.max_tokens_limit:
-            raise MedsynError(
+            raise ConfigError(
                 f"need 1 <= default_max_tokens <= max_tokens_limit, got {self.default_max_tokens} "
                 f"and {self.max_tokens_limit}"
             )
         if not 0 <= self.min_replicas <= self.max_replicas or self.max_replicas < 1:
-            raise MedsynError(
+            raise ConfigError(
                 f"need 0 <= min_replicas <= max_replicas and max_replicas >= 1, got {self.min_replicas} "
                 f"and {self.max_replicas}"
             )

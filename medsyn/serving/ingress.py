@@ -18,10 +18,11 @@ from fastapi import HTTPException, Request
 from ray.serve.llm.ingress import OpenAiIngress
 from starlette.responses import JSONResponse, Response
 
+from medsyn.errors import ConfigError
 from medsyn.quality.scores import score_note
 from medsyn.serving.auth import openai_error
 from medsyn.serving.config import ServeConfig
-from medsyn.serving.notes import NotesError, NotesIndex, NotesRequest, plan_notes
+from medsyn.serving.notes import NotesIndex, NotesRequest, plan_notes
 from medsyn.serving.ray_llm import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList
 
 
@@ -171,8 +172,8 @@ class MedsynIngress(OpenAiIngress):
                 default_template=s.notes_template or "paper_main",
                 form=s.notes_form or "chat",
             )
-        except NotesError as exc:
-            return openai_error(400, str(exc), param=exc.param, code="invalid_value")
+        except ConfigError as exc:  # a bad request value; option is the request field
+            return openai_error(400, str(exc), param=exc.option, code="invalid_value")
         for note in planned:
             chars = _chars(note.get("messages") or note["prompt"])
             if chars > s.max_prompt_chars:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
-from medsyn.errors import MedsynError
+from medsyn.errors import ConfigError
 from medsyn.kg.store import KGStore
 from medsyn.prompts import get_template, messages, render, template_by_id
 from medsyn.sampling.plan import PlanConfig, build_planner
@@ -70,10 +70,18 @@ class NotesIndex:
         return self.notes.take(pa.array(rows, pa.int64()))
 
 
-class NotesError(ValueError):
-    def __init__(self, message: str, param: str) -> None:
-        super().__init__(message)
-        self.param = param
+# The planner's options -> the /v1/notes request field a bad value came from (the 400 answer's `param`).
+REQUEST_FIELDS = {
+    "codes": "codes",
+    "counts": "codes",
+    "language": "language",
+    "templates": "template",
+    "template": "template",
+    "form": "template",
+    "min_symptoms": "min_symptoms",
+    "max_symptoms": "max_symptoms",
+    "symptoms": "symptoms",
+}
 
 
 def plan_notes(
@@ -86,37 +94,39 @@ def plan_notes(
     form: str = "chat",
 ) -> list[dict[str, Any]]:
     """The planned notes of a request, each with its chat `messages` (form chat) or its `prompt` (form
-    completion); `default_template` is used when the request names none. NotesError names the bad field."""
+    completion); `default_template` is used when the request names none.
+
+    Raises:
+        ConfigError: a bad request value; its `option` is the request field (see REQUEST_FIELDS).
+    """
     template_name = req.template or default_template
     seed = req.seed if req.seed is not None else random.SystemRandom().randrange(2**31)
     lang = req.language or language
     codes = list(dict.fromkeys(c.strip().upper() for c in req.codes))
     use_examples = req.example is None and notes is not None
-    config = PlanConfig(
-        codes=codes,
-        n=req.n * len(codes),
-        allocation="explicit",
-        counts=",".join(f"{c}={req.n}" for c in codes),
-        seed=seed,
-        language=cast(Any, lang),  # PlanConfig checks it: a bad value is a 400 naming the valid ones
-        templates=[template_name],
-        form=cast(Any, form),
-        examples="same_code" if use_examples else "none",
-        demographics=req.demographics,
-        min_symptoms=req.min_symptoms,
-        max_symptoms=max(req.min_symptoms, req.max_symptoms),
-        on_missing_symptoms="skip" if req.symptoms else "fail",
-    )
     try:
         if req.symptoms is not None and not [s for s in req.symptoms if s.strip()]:
-            raise NotesError("symptoms must hold at least one non-empty symptom (or be left out)", "symptoms")
-        planner = build_planner(kg, notes if use_examples else None, config)
-    except MedsynError as exc:
-        text = str(exc)
-        param = (
-            "codes" if ("code" in text or "KG" in text) else "language" if "language" in text else "template"
+            raise ConfigError(
+                "symptoms must hold at least one non-empty symptom (or be left out)", option="symptoms"
+            )
+        config = PlanConfig(
+            codes=codes,
+            n=req.n * len(codes),
+            allocation="explicit",
+            counts=",".join(f"{c}={req.n}" for c in codes),
+            seed=seed,
+            language=cast(Any, lang),  # PlanConfig checks it: a bad value is a 400 naming the valid ones
+            templates=[template_name],
+            form=cast(Any, form),
+            examples="same_code" if use_examples else "none",
+            demographics=req.demographics,
+            min_symptoms=req.min_symptoms,
+            max_symptoms=max(req.min_symptoms, req.max_symptoms),
+            on_missing_symptoms="skip" if req.symptoms else "fail",
         )
-        raise NotesError(text, param) from exc
+        planner = build_planner(kg, notes if use_examples else None, config)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), option=REQUEST_FIELDS.get(exc.option or "")) from exc
     plan = planner.plan(np.arange(planner.total))
     out = []
     for i in range(planner.total):

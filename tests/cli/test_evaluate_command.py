@@ -94,7 +94,7 @@ def test_small_run_writes_the_report(inputs: dict[str, str], capsys: pytest.Capt
     [
         ({"train": "/no/such/train.jsonl"}, "notes file '/no/such/train.jsonl' does not exist"),
         ({"synthetic": "/no/such/run"}, "synthetic set '/no/such/run' does not exist"),
-        ({"filters": "symptom_recall,bertscore"}, "unknown filters ['bertscore']"),
+        ({"filters": "symptom_recall,bertscore"}, "option 'filters': ['bertscore'] is not valid; use any of"),
         ({"seeds": "0"}, "--seeds must be >= 1, got 0"),
         (
             {"configs": "real+synthetic:sometimes"},

@@ -76,7 +76,7 @@ def test_errors_are_clear(fixture_data: Path, tmp_path: Path, capsys: pytest.Cap
     assert main(["kg", "stats", "--codes", "M54,banana"]) == 2
     assert "'banana' is not an ICD-10 code" in capsys.readouterr().err
     assert main(["kg", "show", "M54", "--language", "de"]) == 2
-    assert "--language 'de' is not valid; use ru or en" in capsys.readouterr().err
+    assert "argument --language: invalid choice: 'de' (choose from 'ru', 'en')" in capsys.readouterr().err
     assert main(["kg", "stats", "--kg", str(tmp_path / "missing")]) == 2
     assert "does not exist (build one with `medsyn kg build`)" in capsys.readouterr().err
 

@@ -54,7 +54,7 @@ def test_dataset_on_ray_data(ray_local, notes_dir: Path) -> None:  # type: ignor
 
 
 def test_bad_input(notes_dir: Path) -> None:
-    with pytest.raises(MedsynError, match=r"unknown tasks \['poetry'\]"):
+    with pytest.raises(MedsynError, match=r"option 'tasks': \['poetry'\] is not valid"):
         DatasetConfig(tasks=["poetry"])
     (notes_dir / "other.jsonl").write_text('{"idx": "x", "code": "Z99", "symptoms": "Шум."}\n')
     config = DatasetConfig(

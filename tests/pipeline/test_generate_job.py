@@ -193,5 +193,7 @@ def test_dry_run_engine_measures_the_job_and_is_refused_as_training_data(
     dataset = DatasetConfig(notes=notes_file, kg="demo", out=tmp_path / "sft", synthetic=[str(out)])
     with pytest.raises(MedsynError, match="dry-run"):
         build_samples(dataset, use_ray=False)
-    with pytest.raises(MedsynError, match="unknown engine 'dryrun'; valid: vllm, hf, openai, dry-run"):
+    with pytest.raises(
+        MedsynError, match="option 'engine': 'dryrun' is not valid; use one of vllm, hf, openai, dry-run"
+    ):
         _config(out, notes_file, engine="dryrun")

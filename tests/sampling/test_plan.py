@@ -162,8 +162,10 @@ def test_symptoms_from_what_the_example_mentions(demo: KGStore) -> None:
     assert no_example == [
         s for e, s in zip(kg_rows["example_id"], kg_rows["symptoms"], strict=True) if e is None
     ]
-    with pytest.raises(MedsynError, match="symptom_source 'notes' is not valid; use kg or example"):
-        build_planner(demo, NOTES, _config(symptom_source="notes"))
+    with pytest.raises(
+        MedsynError, match="option 'symptom_source': 'notes' is not valid; use one of kg, example"
+    ):
+        _config(symptom_source="notes")
 
 
 def test_codes_default_to_the_notes_codes(demo: KGStore) -> None:
@@ -187,12 +189,13 @@ def test_bad_input(demo: KGStore) -> None:
         build_planner(demo, NOTES, _config(codes=["M55", "J06"]))
     with pytest.raises(MedsynError, match="positive integer, got 0"):
         build_planner(demo, NOTES, _config(n=0))
+    # The config checks itself when built, before any KG or notes are read.
     with pytest.raises(MedsynError, match="min_symptoms <= max_symptoms"):
-        build_planner(demo, NOTES, _config(min_symptoms=4, max_symptoms=2))
+        _config(min_symptoms=4, max_symptoms=2)
     with pytest.raises(MedsynError, match="unknown template 'fancy'"):
-        build_planner(demo, NOTES, _config(templates=["fancy"]))
-    with pytest.raises(MedsynError, match="language 'de' is not valid"):
-        build_planner(demo, NOTES, _config(language="de"))
+        _config(templates=["fancy"])
+    with pytest.raises(MedsynError, match="option 'language': 'de' is not valid; use one of ru, en"):
+        _config(language="de")
 
 
 def test_code_without_symptoms_is_skipped_or_fails(demo: KGStore) -> None:

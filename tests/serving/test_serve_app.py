@@ -213,6 +213,9 @@ def test_bad_input_gets_the_right_4xx(server: dict[str, Any]) -> None:
     assert _error(_post(server, "/notes", {"codes": []}), 400)["param"] == "codes"
     assert _error(_post(server, "/notes", {"codes": ["J06"], "n": 9}), 400)["param"] == "n"
     assert _error(_post(server, "/notes", {"codes": ["J06"], "language": "de"}), 400)["param"] == "language"
+    template = _error(_post(server, "/notes", {"codes": ["J06"], "template": "sonnet"}), 400)
+    assert template["param"] == "template" and "paper_main" in template["message"]
+    assert _error(_post(server, "/notes", {"codes": ["J06"], "symptoms": [" "]}), 400)["param"] == "symptoms"
     assert _error(_post(server, "/notes", {"codes": ["J06"], "model": "gpt-9"}), 404)["param"] == "model"
 
 

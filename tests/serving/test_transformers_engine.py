@@ -171,6 +171,6 @@ def test_unknown_engine_is_refused_by_name() -> None:
     from medsyn.errors import MedsynError
     from medsyn.serving.config import ServeConfig
 
-    with pytest.raises(MedsynError, match="engine 'tgi' is not valid; use one of vllm, hf"):
+    with pytest.raises(MedsynError, match="option 'engine': 'tgi' is not valid; use one of vllm, hf"):
         ServeConfig(engine="tgi")
     assert ServeConfig(engine="hf").engine == "hf"
