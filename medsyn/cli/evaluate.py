@@ -8,24 +8,23 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from medsyn.config import add_arguments, from_args
+from medsyn.cli.command import add_command
 from medsyn.evaluate import EvaluateConfig, run_evaluate
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    add_command(
+        subparsers,
         "evaluate",
+        EvaluateConfig,
+        cmd_evaluate,
         help="train and test an ICD-10 classifier on real and real + synthetic notes (Ray job)",
         description="Filter the synthetic notes, check them for privacy against the real training notes, "
         "train a classifier per configuration and seed, and write report.json, report.md and plots to --out.",
     )
-    p.add_argument("--config", help="YAML file of options (flags override it)")
-    add_arguments(p, EvaluateConfig)
-    p.set_defaults(func=cmd_evaluate)
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    config = from_args(EvaluateConfig, args)
+def cmd_evaluate(config: EvaluateConfig, args: argparse.Namespace) -> int:
     report = run_evaluate(config)
     table = Table(
         title="Hit@k on the test set (mean over seeds; Δ vs real with its 95% paired bootstrap interval)"

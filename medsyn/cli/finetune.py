@@ -7,34 +7,33 @@ import json
 
 from rich.console import Console
 
-from medsyn.config import add_arguments, from_args
+from medsyn.cli.command import add_command
 from medsyn.finetune import DatasetConfig, FinetuneConfig, build_dataset, run_finetune
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    data = subparsers.add_parser(
+    add_command(
+        subparsers,
         "finetune-data",
+        DatasetConfig,
+        cmd_data,
         help="build the instruction dataset from real training notes and the MKG (Ray Data)",
         description="Write OUT/train and OUT/val Parquet samples of the paper's instruction tasks.",
     )
-    data.add_argument("--config", help="YAML file of options (flags override it)")
-    add_arguments(data, DatasetConfig)
-    data.set_defaults(func=cmd_data)
-    train = subparsers.add_parser(
+    add_command(
+        subparsers,
         "finetune",
+        FinetuneConfig,
+        cmd_finetune,
         help="LoRA fine-tuning of the generator on Ray Train (resumes from the latest checkpoint)",
         description="Train a LoRA adapter on an instruction dataset; the adapter lands in OUT/adapter and "
         "loads with `medsyn generate --adapter OUT/adapter` (engines hf and vllm).",
     )
-    train.add_argument("--config", help="YAML file of options (flags override it)")
-    add_arguments(train, FinetuneConfig)
-    train.set_defaults(func=cmd_finetune)
 
 
-def cmd_data(args: argparse.Namespace) -> int:
+def cmd_data(config: DatasetConfig, args: argparse.Namespace) -> int:
     from medsyn.pipeline.generate import init_ray
 
-    config = from_args(DatasetConfig, args)
     init_ray(None)
     summary = build_dataset(config)
     Console(stderr=True).print(
@@ -43,8 +42,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_finetune(args: argparse.Namespace) -> int:
-    config = from_args(FinetuneConfig, args)
+def cmd_finetune(config: FinetuneConfig, args: argparse.Namespace) -> int:
     summary = run_finetune(config)
     console = Console(stderr=True)
     for h in summary["history"]:

@@ -7,24 +7,23 @@ import json
 
 from rich.console import Console
 
-from medsyn.config import add_arguments, from_args
+from medsyn.cli.command import add_command
 from medsyn.pipeline.generate import GenerateConfig, run_generate
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    add_command(
+        subparsers,
         "generate",
+        GenerateConfig,
+        cmd_generate,
         help="generate synthetic notes for ICD-10 codes (Ray Data job)",
         description="Plan notes over codes, generate them with an engine, score them and write Parquet "
         "shards to --out. Rerun with the same --out to resume.",
     )
-    p.add_argument("--config", help="YAML file of options (flags override it)")
-    add_arguments(p, GenerateConfig)
-    p.set_defaults(func=cmd_generate)
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    config = from_args(GenerateConfig, args)
+def cmd_generate(config: GenerateConfig, args: argparse.Namespace) -> int:
     summary = run_generate(config)
     console = Console(stderr=True)
     run = summary["this_run"]

@@ -13,7 +13,8 @@ from typing import Literal
 from rich.console import Console
 from rich.table import Table
 
-from medsyn.config import add_arguments, from_args, option
+from medsyn.cli.command import add_command
+from medsyn.config import option
 from medsyn.errors import ConfigError
 from medsyn.kg import open_kg, write_kg
 from medsyn.kg.build import KGBuildConfig, build_kg
@@ -42,21 +43,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     kg = subparsers.add_parser("kg", help="build, inspect and query the Medical Knowledge Graph")
     sub = kg.add_subparsers(dest="kg_command", required=True, metavar="{build,stats,show,find,push,pull}")
 
-    p = sub.add_parser("build", help="build the MKG from the public data into a KG directory")
-    p.add_argument("--config", help="YAML file of options (flags override it)")
-    add_arguments(p, KGBuildConfig)
-    p.set_defaults(func=cmd_build)
-
-    p = sub.add_parser("stats", help="node/edge counts by type and source, and coverage of a label set")
-    p.add_argument("--config", help="YAML file of options (flags override it)")
-    add_arguments(p, KGStatsConfig)
-    p.set_defaults(func=cmd_stats)
-
-    p = sub.add_parser("show", help="one disease with its symptoms (weights, sources) and drugs")
-    p.add_argument("code", help="ICD-10 code, e.g. M54 or M54.5")
-    p.add_argument("--config", help="YAML file of options (flags override it)")
-    add_arguments(p, KGShowConfig)
-    p.set_defaults(func=cmd_show)
+    add_command(
+        sub, "build", KGBuildConfig, cmd_build, help="build the MKG from the public data into a KG directory"
+    )
+    add_command(
+        sub,
+        "stats",
+        KGStatsConfig,
+        cmd_stats,
+        help="node/edge counts by type and source, and coverage of a label set",
+    )
+    add_command(
+        sub,
+        "show",
+        KGShowConfig,
+        cmd_show,
+        help="one disease with its symptoms (weights, sources) and drugs",
+        positionals=(("code", "ICD-10 code, e.g. M54 or M54.5"),),
+    )
 
     p = sub.add_parser("push", help="load a built KG into Neo4j (idempotent)")
     p.add_argument("kg_dir", help="KG directory built by `medsyn kg build` (or 'demo')")
@@ -88,8 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_find)
 
 
-def cmd_build(args: argparse.Namespace) -> int:
-    config = from_args(KGBuildConfig, args)
+def cmd_build(config: KGBuildConfig, args: argparse.Namespace) -> int:
     if config.out is None:
         raise ConfigError("--out is required: the KG directory to write")
     from medsyn.storage import Location
@@ -109,8 +112,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
-    config = from_args(KGStatsConfig, args)
+def cmd_stats(config: KGStatsConfig, args: argparse.Namespace) -> int:
     store = open_kg(config.kg)
     codes = read_label_set(config.codes) if config.codes else None
     stats = kg_stats(store, codes, label_set="custom")
@@ -148,8 +150,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    config = from_args(KGShowConfig, args)
+def cmd_show(config: KGShowConfig, args: argparse.Namespace) -> int:
     store = open_kg(config.kg)
     code = args.code.strip().upper()
     disease = store.disease(code)

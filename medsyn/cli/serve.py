@@ -9,20 +9,20 @@ import threading
 
 from rich.console import Console
 
-from medsyn.config import add_arguments, from_args
+from medsyn.cli.command import add_command
 from medsyn.serving.config import ServeConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    add_command(
+        subparsers,
         "serve",
+        ServeConfig,
+        cmd_serve,
         help="serve the generator behind an OpenAI-compatible endpoint (Ray Serve)",
         description="Start medsyn's Serve application on a local Ray (or $RAY_ADDRESS) and wait; Ctrl-C "
         "stops it gracefully. Auth is on when $MEDSYN_API_KEY (or --api-key-file) holds a key.",
     )
-    p.add_argument("--config", help="YAML file of options (flags override it)")
-    add_arguments(p, ServeConfig)
-    p.set_defaults(func=cmd_serve)
 
 
 def start(config: ServeConfig) -> str:
@@ -40,10 +40,9 @@ def start(config: ServeConfig) -> str:
     return f"http://{config.host}:{config.port}/v1"
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(config: ServeConfig, args: argparse.Namespace) -> int:
     from ray import serve
 
-    config = from_args(ServeConfig, args)
     console = Console(stderr=True)
     console.print(f"starting {config.served_name} (replicas start in about a minute on a CPU)...")
     url = start(config)

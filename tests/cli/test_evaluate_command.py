@@ -115,3 +115,12 @@ def test_test_notes_that_are_also_training_notes_are_refused(
 ) -> None:
     assert main(_args(inputs, test=inputs["train"])) == 2
     assert "9 note ids are in both --train and --test" in capsys.readouterr().err
+
+
+def test_help_lists_the_choices_of_list_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--classifier {tfidf,transformer}" in out
+    assert "(comma-separated, any of: failed, symptom_recall, example_similarity, copy_example," in out
+    assert main(["finetune", "--help"]) == 0
+    assert "any of: note_from_title_symptoms, note_from_example" in " ".join(capsys.readouterr().out.split())
