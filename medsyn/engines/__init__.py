@@ -18,7 +18,25 @@ __all__ = ["ENGINES", "Engine", "Request", "Result", "SamplingParams", "make_eng
 
 
 def make_engine(name: str, model: str, **kwargs: Any) -> Engine:
-    """Build an engine by name: vllm, hf or openai."""
+    """Build a generation engine: a batch of `Request`s in, one `Generation` per request out.
+
+    Args:
+        name: vllm (vLLM, CPU or GPU), hf (transformers) or openai (any OpenAI-compatible endpoint).
+        model: a packaged model name (e.g. "smollm2-135m-instruct"), a local model directory, or the
+            served model's name (openai).
+        **kwargs: engine options, e.g. `adapter=` (hf, vllm), `base_url=` and `api_key_env=` (openai).
+
+    Returns:
+        The engine; call `engine.generate(requests)`.
+
+    Raises:
+        ConfigError: an unknown engine name or a model that cannot be found.
+
+    Example:
+        >>> from medsyn.engines import Request, SamplingParams, make_engine
+        >>> engine = make_engine("hf", "smollm2-135m-instruct")  # doctest: +SKIP
+        >>> engine.generate([Request("1", prompt="Жалобы на", params=SamplingParams(0.0, 1.0, 16))])
+    """
     if name == "hf":
         from medsyn.engines.hf import HFEngine
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from medsyn.engines.base import Engine, Request, Result, error_results
+from medsyn.engines.hf_sampling import generate_kwargs
 from medsyn.errors import ConfigError
 from medsyn.models import check_adapter, resolve_model, with_bos
 
@@ -105,19 +106,18 @@ class HFEngine(Engine):
             self.device
         )
         start = time.perf_counter()
-        kwargs: dict[str, Any] = {"do_sample": params.temperature > 0, "max_new_tokens": params.max_tokens}
-        if params.temperature > 0:
-            kwargs.update(temperature=params.temperature, top_p=params.top_p)
-        if params.repetition_penalty != 1.0:
-            kwargs["repetition_penalty"] = params.repetition_penalty
-        if params.frequency_penalty:
-            kwargs["logits_processor"] = [
-                FrequencyPenalty(params.frequency_penalty, prompt_len=enc["input_ids"].shape[1])
-            ]
-        if params.stop:
-            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        kwargs = generate_kwargs(
+            self.tokenizer,
+            max_tokens=params.max_tokens,
+            prompt_len=enc["input_ids"].shape[1],
+            temperature=params.temperature,
+            top_p=params.top_p,
+            repetition_penalty=params.repetition_penalty,
+            frequency_penalty=params.frequency_penalty,
+            stop=params.stop,
+        )
         with torch.inference_mode():
-            generated = self.lm.generate(**enc, **kwargs, pad_token_id=self.tokenizer.pad_token_id)
+            generated = self.lm.generate(**enc, **kwargs)
         latency = time.perf_counter() - start
         new_tokens = generated[:, enc["input_ids"].shape[1] :]
         results = []
@@ -148,20 +148,3 @@ class HFEngine(Engine):
                 )
             )
         return results
-
-
-class FrequencyPenalty:
-    """OpenAI's frequency penalty for transformers' generate: each token's logit drops by `penalty` per
-    time it already occurs in the generated text (the prompt's tokens are not counted)."""
-
-    def __init__(self, penalty: float, prompt_len: int) -> None:
-        self.penalty, self.prompt_len = penalty, prompt_len
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        generated = input_ids[:, self.prompt_len :]
-        counts = torch.zeros_like(scores).scatter_add_(
-            1, generated, torch.ones_like(generated, dtype=scores.dtype)
-        )
-        return scores - self.penalty * counts

@@ -156,8 +156,24 @@ def build_ingress(
 
 
 def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
-    """The whole application: generator replicas (ray.serve.llm LLMServer on vLLM, or on transformers
-    with `engine: hf`) and the ingress."""
+    """The whole Serve application: generator replicas (ray.serve.llm LLMServer on vLLM, or on
+    transformers with `engine: hf`) behind the OpenAI-compatible ingress (/v1/models, completions,
+    chat/completions, notes). Also the import path of `serve run` / `serve deploy` configs.
+
+    Args:
+        args: a ServeConfig, or its options as a mapping (a Serve config's `args:`); None: defaults.
+
+    Returns:
+        The bound application, for `serve.run` or `serve deploy`.
+
+    Raises:
+        ConfigError: a bad option, e.g. an adapter of another base model, or auth on without a key.
+
+    Example:
+        >>> from ray import serve
+        >>> from medsyn.serving.app import build_app
+        >>> serve.run(build_app({"engine": "hf", "replicas": 1}), route_prefix="/")  # doctest: +SKIP
+    """
     from ray.serve.llm import build_llm_deployment
 
     from medsyn.serving.adapters import LocalAdapterLoader, parse_adapters

@@ -44,6 +44,16 @@ class ServeConfig:
     notes_form: Literal["chat", "completion"] | None = option(
         None, help="/v1/notes: prompt form, chat or completion (default: the generator's, else chat)"
     )
+    notes_temperature: float | None = option(
+        None, help="/v1/notes: temperature of requests that give none (default: the generator's, else 0.8)"
+    )
+    notes_top_p: float | None = option(
+        None, help="/v1/notes: top_p of requests that give none (default: the generator's, else 0.95)"
+    )
+    notes_frequency_penalty: float | None = option(
+        None,
+        help="/v1/notes: frequency penalty of requests that give none (default: the generator's, else 0)",
+    )
     max_model_len: int = option(2048, help="context length of the generator (prompt + max_tokens)")
     max_tokens_limit: int = option(1024, help="largest max_tokens a request may ask for")
     default_max_tokens: int = option(256, help="max_tokens when a request gives none")
@@ -92,8 +102,14 @@ class ServeConfig:
                 self.notes_model = self.notes_model or f"{self.served_name}:{generator.language}"
                 self.notes_template = self.notes_template or generator.template
                 self.notes_form = self.notes_form or generator.form
+                for name in ("temperature", "top_p", "frequency_penalty"):
+                    if getattr(self, f"notes_{name}") is None:
+                        setattr(self, f"notes_{name}", getattr(generator, name))
         self.notes_template = self.notes_template or "paper_main"
         self.notes_form = self.notes_form or "chat"
+        self.notes_temperature = 0.8 if self.notes_temperature is None else self.notes_temperature
+        self.notes_top_p = 0.95 if self.notes_top_p is None else self.notes_top_p
+        self.notes_frequency_penalty = self.notes_frequency_penalty or 0.0
         check_choices(self)
         if not 1 <= self.default_max_tokens <= self.max_tokens_limit:
             raise ConfigError(

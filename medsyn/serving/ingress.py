@@ -218,8 +218,14 @@ class MedsynIngress(OpenAiIngress):
     ) -> dict[str, Any]:
         common: dict[str, Any] = dict(
             model=model,
-            temperature=body.temperature,
-            top_p=body.top_p,
+            # The request's sampling, else the server's notes defaults (the shipped generator's own).
+            temperature=self.settings.notes_temperature if body.temperature is None else body.temperature,
+            top_p=self.settings.notes_top_p if body.top_p is None else body.top_p,
+            frequency_penalty=(
+                self.settings.notes_frequency_penalty
+                if body.frequency_penalty is None
+                else body.frequency_penalty
+            ),
             max_tokens=max_tokens,
             seed=note["seed"] % (2**31),
             stream=False,

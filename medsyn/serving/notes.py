@@ -34,8 +34,9 @@ class NotesRequest(BaseModel):
     demographics: bool = Field(False, description="sample sex and age")
     min_symptoms: int = Field(2, ge=1)
     max_symptoms: int = Field(5, ge=1)
-    temperature: float = Field(0.8, ge=0.0, le=2.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="default: the server's")
+    top_p: float | None = Field(None, gt=0.0, le=1.0, description="default: the server's")
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="default: the server's")
     max_tokens: int | None = Field(None, ge=1)
     seed: int | None = Field(None, ge=0, description="plan and sampling seed (random if absent)")
 

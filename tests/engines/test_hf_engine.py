@@ -50,7 +50,7 @@ def test_sampling_params_and_stop(engine) -> None:  # type: ignore[no-untyped-de
 def test_frequency_penalty_counts_the_note_not_the_prompt() -> None:
     import torch
 
-    from medsyn.engines.hf import FrequencyPenalty
+    from medsyn.engines.hf_sampling import FrequencyPenalty
 
     ids = torch.tensor([[5, 3, 7, 3, 3, 9]])  # a prompt of 3 tokens (5, 3, 7), then 3, 3, 9
     scores = torch.zeros(1, 10)

@@ -12,9 +12,20 @@ def test_russian_notes_default_to_the_shipped_generator() -> None:
     ru = ServeConfig()
     assert (ru.model, ru.adapters, ru.notes_model) == ("gemma3-270m", ["ru=gemma3-270m-ru"], "gemma3-270m:ru")
     assert (ru.notes_template, ru.notes_form) == ("instruction_note_example", "completion")
+    # /v1/notes samples as the generation job does with that generator, unless a request says otherwise.
+    from medsyn.generators import GENERATORS
+
+    shipped = GENERATORS["gemma3-270m-ru"]
+    assert (ru.notes_temperature, ru.notes_top_p, ru.notes_frequency_penalty) == (
+        shipped.temperature,
+        shipped.top_p,
+        shipped.frequency_penalty,
+    )
+    assert shipped.frequency_penalty > 0 and shipped.temperature != 0.8
     en = ServeConfig(language="en")
     assert (en.model, en.adapters, en.notes_model) == ("smollm2-135m-instruct", [], None)
     assert (en.notes_template, en.notes_form) == ("paper_main", "chat")
+    assert (en.notes_temperature, en.notes_top_p, en.notes_frequency_penalty) == (0.8, 0.95, 0.0)
     # A model of one's own: no shipped adapter is added.
     own = ServeConfig(model="/models/mine", adapters=["ft=/runs/ft/adapter"])
     assert own.adapters == ["ft=/runs/ft/adapter"] and own.notes_model is None

@@ -85,6 +85,22 @@ def test_completions_greedy_streaming_and_batches(engine: TransformersEngine, de
     assert [c.index for c in batch.choices] == [0, 1, 2, 3]
     assert batch.choices[0].text == batch.choices[1].text == text[: len(batch.choices[0].text)]
     assert batch.choices[2].text != batch.choices[0].text and batch.usage.completion_tokens == 24
+    # The frequency penalty is honoured like the hf engine's (one generate-arguments builder for both).
+    (penalised,) = _run(
+        engine.completions(
+            CompletionRequest(model=MODEL, prompt=PROMPT, max_tokens=24, temperature=0, frequency_penalty=2.0)
+        )
+    )
+    with make_engine("hf", str(default_model)) as hf:
+        params = SamplingParams(0, 1.0, 24, frequency_penalty=2.0)
+        assert (
+            penalised.choices[0].text.strip()
+            == hf.generate([Request("a", prompt=PROMPT, params=params)])[0].text
+        )
+    (plain,) = _run(
+        engine.completions(CompletionRequest(model=MODEL, prompt=PROMPT, max_tokens=24, temperature=0))
+    )
+    assert penalised.choices[0].text != plain.choices[0].text
 
 
 def test_chat_stop_seed_and_n(engine: TransformersEngine) -> None:
@@ -120,7 +136,8 @@ def test_what_it_cannot_do_is_a_400_naming_the_parameter(engine: TransformersEng
         (CompletionRequest(model=MODEL, prompt=PROMPT, logprobs=2), "logprobs"),
         (CompletionRequest(model=MODEL, prompt=PROMPT, echo=True), "echo"),
         (CompletionRequest(model=MODEL, prompt=PROMPT, max_tokens=600), "max_tokens"),
-        (CompletionRequest(model=MODEL, prompt=PROMPT, frequency_penalty=0.5), "frequency_penalty"),
+        (CompletionRequest(model=MODEL, prompt=PROMPT, presence_penalty=0.5), "presence_penalty"),
+        (CompletionRequest(model=MODEL, prompt=PROMPT, frequency_penalty=3.0), "frequency_penalty"),
         (CompletionRequest(model=MODEL, prompt="cough " * 600, max_tokens=4), "prompt"),
     ]
     for request, param in cases:
