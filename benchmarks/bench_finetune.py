@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_finetune.py [--steps 12] [--notes FILE] [--model M]
 
-All three run `medsyn.finetune.trainer.train_loop` on the same instruction samples (built from the
+All three run `medsyn.finetune.train_loop` on the same instruction samples (built from the
 first 400 RuMedTop3 training notes), batch 4 per worker, 128 tokens at most. Tokens/s counts the
 tokens of the training batches over the time spent in training steps (start-up excluded; printed
 apart). On a 2-core machine two workers share the two cores, so the gain of the second is small.
@@ -16,8 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from medsyn.finetune.dataset import DatasetConfig, build_dataset
-from medsyn.finetune.trainer import (
+from medsyn.finetune import (
     FinetuneConfig,
     LocalContext,
     check_inputs,
@@ -25,6 +24,7 @@ from medsyn.finetune.trainer import (
     run_finetune,
     train_loop,
 )
+from medsyn.finetune.dataset import DatasetConfig, build_dataset
 from medsyn.paths import default_data_dir
 
 

@@ -5,6 +5,18 @@ config = EvaluateConfig(train="train.jsonl", test="dev.jsonl", synthetic=["runs/
 report = run_evaluate(config)
 """
 
-from medsyn.evaluate.experiment import EvaluateConfig, run_evaluate
+from medsyn.evaluate.experiment import EvaluateConfig, fit_and_rank, run_evaluate, run_fits
+from medsyn.evaluate.filters import FilterConfig, apply_filters
+from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, training_sets
 
-__all__ = ["EvaluateConfig", "run_evaluate"]
+__all__ = [
+    "EvaluateConfig",
+    "FilterConfig",
+    "TrainingSet",
+    "UpsampleConfig",
+    "apply_filters",
+    "fit_and_rank",
+    "run_evaluate",
+    "run_fits",
+    "training_sets",
+]

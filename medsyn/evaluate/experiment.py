@@ -115,9 +115,12 @@ def _prepare_out(config: EvaluateConfig) -> Location:
     return out
 
 
-def _run_fits(
+def run_fits(
     jobs: list[tuple[TrainingSet, int]], test_texts: list[str], test_codes: list[str], config: EvaluateConfig
 ) -> list[np.ndarray]:
+    """Train one classifier per (training set, seed) and return each one's rank of every test note's
+    true code, in `jobs` order: as Ray tasks (`config.use_ray`, the texts in the object store once) or
+    in this process; both give the same ranks."""
     tfidf = config.section(TfidfConfig)
     if config.classifier == "transformer":
         from medsyn.ray_env import init_ray
@@ -176,7 +179,28 @@ def _fit_and_rank_pooled(
 
 
 def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, Any]:
-    """Run the whole experiment and write its report into `config.out`; returns the report."""
+    """Filter the synthetic sets, check their privacy, train a classifier per configuration and seed,
+    and write report.json (last), report.md and plots into `config.out`.
+
+    Args:
+        config: the real train/test notes, the synthetic run directories, the configurations and the
+            classifier; see `EvaluateConfig`.
+        progress: show a progress bar of the trained classifiers.
+
+    Returns:
+        The report (as in report.json): Hit@k per configuration with paired bootstrap intervals against
+        real and against the volume control, rare and out-of-training codes, gates, filters, privacy.
+
+    Raises:
+        ConfigError: a bad option (a configuration name, a filter, an existing --out without --overwrite).
+        DataError: unreadable notes, a synthetic set that is not a medsyn run, notes in both train and test.
+
+    Example:
+        >>> from medsyn.evaluate import EvaluateConfig, run_evaluate
+        >>> report = run_evaluate(EvaluateConfig(train="train.jsonl", test="dev.jsonl",
+        ...                                      synthetic=["runs/notes"], out="runs/eval"))
+        >>> report["configs"]["real+synthetic"]["hit@3"]  # doctest: +SKIP
+    """
     started = time.time()
     train = load_notes(config.train, text_column=config.text_column, code_column=config.code_column)  # type: ignore[arg-type]
     test = load_notes(config.test, text_column=config.text_column, code_column=config.code_column)  # type: ignore[arg-type]
@@ -257,7 +281,7 @@ def _experiment(
         raise DataError(f"--train cannot train a classifier: {skipped['real']['reason']}")
     jobs = [(s, seed) for seed in seeds for s in plans[seed].sets if s.name not in skipped]
     test_texts, test_codes = test["text"].to_pylist(), test["code"].to_pylist()
-    ranks = _run_fits(jobs, test_texts, test_codes, config)
+    ranks = run_fits(jobs, test_texts, test_codes, config)
     _write_parquet(
         pa.table(
             {

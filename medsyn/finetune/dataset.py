@@ -65,6 +65,11 @@ class DatasetConfig:
         False, help="accept --synthetic runs written by engine dry-run (placeholders)"
     )
     min_symptom_recall: float = option(1.0, help="synthetic notes: least symptom recall to be used")
+    max_notes_per_code: int = option(
+        0,
+        help="note tasks: at most this many real notes per code, a seeded choice (0: all); a cap gives "
+        "rare codes a larger share of the training notes",
+    )
     val_fraction: float = option(0.05, help="share of samples held out for the validation loss")
     seed: int = option(0, help="seed of paraphrase choice and the train/val split")
     text_column: str | None = option(None, help="text column of the notes (default: text, note or symptoms)")
@@ -72,7 +77,14 @@ class DatasetConfig:
     def __post_init__(self) -> None:
         check_choices(self)
         if not 0.0 <= self.val_fraction < 1.0:
-            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise ConfigError(
+                f"val_fraction must be in [0, 1), got {self.val_fraction}", option="val_fraction"
+            )
+        if self.max_notes_per_code < 0:
+            raise ConfigError(
+                f"max_notes_per_code must be >= 0 (0: all), got {self.max_notes_per_code}",
+                option="max_notes_per_code",
+            )
 
 
 def _split(s: dict[str, Any], fraction: float, seed: int) -> str:
@@ -98,20 +110,36 @@ class _NoteSamples:
         examples: dict[str, list[tuple[str, str]]] | None = None,
     ) -> None:
         self.symptoms, self.titles, self.config = symptoms, titles, config
-        self.examples = examples or {}
+        cap = config.example_max_words
+        # Per code, once: the notes short enough to be examples, and where each id and text sits.
+        self.examples = {
+            code: [(i, t) for i, t in pairs if not cap or len(t.split()) <= cap]
+            for code, pairs in (examples or {}).items()
+        }
+        self.positions: dict[str, dict[str, list[int]]] = {}
+        for code, pairs in self.examples.items():
+            where: dict[str, list[int]] = {}
+            for k, (i, t) in enumerate(pairs):
+                where.setdefault("id\x1f" + i, []).append(k)
+                where.setdefault("text\x1f" + t.strip(), []).append(k)
+            self.positions[code] = where
 
     def example_for(self, note_id: str, code: str, text: str) -> str | None:
-        """Another real note of the code (never the note itself or a copy of its text), by a seeded hash."""
-        cap = self.config.example_max_words
-        others = [
-            t
-            for i, t in self.examples.get(code, [])
-            if i != note_id and t.strip() != text.strip() and (not cap or len(t.split()) <= cap)
-        ]
-        if not others:
+        """Another real note of the code (never the note itself or a copy of its text), by a seeded hash:
+        the k-th of the code's eligible notes once those are left out (no per-note scan of the code)."""
+        eligible = self.examples.get(code, [])
+        where = self.positions.get(code, {})
+        left_out = sorted(
+            set(where.get("id\x1f" + note_id, [])) | set(where.get("text\x1f" + text.strip(), []))
+        )
+        if len(eligible) == len(left_out):
             return None
         key = f"{self.config.seed}\x1fexample\x1f{note_id}".encode()
-        return others[int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % len(others)]
+        k = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % (len(eligible) - len(left_out))
+        for position in left_out:  # skip the left-out positions at or before the k-th kept one
+            if position <= k:
+                k += 1
+        return eligible[k][1]
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows: list[dict[str, Any]] = []
@@ -148,6 +176,19 @@ def _synthetic_notes(config: DatasetConfig) -> list[dict[str, Any]]:
     return rows
 
 
+def _capped(notes: list[dict[str, Any]], cap: int, seed: int) -> list[dict[str, Any]]:
+    """At most `cap` notes per code: those first in a seeded hash order of their ids (input order kept)."""
+
+    def rank(note: dict[str, Any]) -> bytes:
+        return hashlib.sha256(f"{seed}\x1fcap\x1f{note['note_id']}".encode()).digest()
+
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for note in notes:
+        by_code.setdefault(str(note["code"]), []).append(note)
+    keep = {id(n) for group in by_code.values() for n in sorted(group, key=rank)[:cap]}
+    return [n for n in notes if id(n) in keep]
+
+
 def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
     """Every sample of the dataset with its split (Ray Data for the per-note tasks when `use_ray`)."""
     from medsyn.kg import open_kg
@@ -165,7 +206,10 @@ def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
         c: list(dict.fromkeys(e.name for e in kg.symptoms(c, language=lang, include_descendants=True)))
         for c in codes
     }
-    rows = [dict(r, source="real") for r in notes.to_pylist()] + _synthetic_notes(config)
+    real = notes.to_pylist()
+    if config.max_notes_per_code:
+        real = _capped(real, config.max_notes_per_code, config.seed)
+    rows = [dict(r, source="real") for r in real] + _synthetic_notes(config)
     titles = {c: kg.disease(c).title(lang) or c for c in codes}
     per_note = [t for t in config.tasks if t in NOTE_TASKS]
     samples: list[dict[str, Any]] = []

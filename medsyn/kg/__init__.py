@@ -30,7 +30,25 @@ __all__ = [
 
 
 def open_kg(spec: str | Path | None = None) -> KGStore:
-    """Open a KG: None or 'demo' -> the shipped demo KG; bolt:// or neo4j:// -> Neo4j; else a KG directory."""
+    """Open a Medical Knowledge Graph for reading.
+
+    Args:
+        spec: None or "demo" (the shipped demo KG), a bolt:// or neo4j:// URI (Neo4j; credentials from
+            $NEO4J_USER / $NEO4J_PASSWORD), or a KG directory (a path or URI) built by `medsyn kg build`.
+
+    Returns:
+        A KGStore: titles, symptoms with weights, drugs, codes.
+
+    Raises:
+        DataError: the directory holds no complete KG.
+        ServiceError: Neo4j cannot be reached or refuses the credentials.
+
+    Example:
+        >>> from medsyn.kg import open_kg
+        >>> kg = open_kg("demo")
+        >>> kg.has("J06")
+        True
+    """
     if spec is None or str(spec) == DEMO:
         return demo_store()
     from medsyn.kg.neo4j_store import Neo4jStore, is_neo4j_uri

@@ -364,7 +364,28 @@ def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float,
 
 
 def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) the job; returns the summary also written to summary.json."""
+    """Plan, generate, score and write the notes of `config` as a Ray Data job; rerun to resume.
+
+    Args:
+        config: what to generate and how (codes, budget, engine, model, output directory, ...).
+        progress: show a progress bar of finished notes.
+
+    Returns:
+        The run's summary, also written to OUT/summary.json: notes written, failed, missing, tokens,
+        speed of this run, skipped codes and the quality gates.
+
+    Raises:
+        ConfigError: a bad option, e.g. no --out, an unknown code or a model that does not exist.
+        DataError: the notes or KG cannot be read.
+        ServiceError: the Ray cluster or the OpenAI-compatible endpoint does not answer.
+
+    Example:
+        >>> from medsyn.pipeline import GenerateConfig, run_generate
+        >>> summary = run_generate(GenerateConfig(codes=["J06", "M54"], n=4, engine="dry-run",
+        ...                                       out="/tmp/medsyn-notes"), progress=False)
+        >>> summary["notes"]
+        4
+    """
     _validate(config)
     assert config.out is not None
     out = Location.parse(config.out, option="--out").check()

@@ -173,7 +173,7 @@ def test_ray_fits_rank_like_plain_fits(sample) -> None:  # type: ignore[no-untyp
     rank every test note exactly as the same fits in this process."""
     import numpy as np
 
-    from medsyn.evaluate.experiment import _run_fits
+    from medsyn.evaluate.experiment import run_fits
     from medsyn.evaluate.upsample import TrainingSet
 
     train, test = load_notes(sample["train"]), load_notes(sample["test"])
@@ -190,7 +190,7 @@ def test_ray_fits_rank_like_plain_fits(sample) -> None:  # type: ignore[no-untyp
     ]
     test_texts, test_codes = test["text"].to_pylist(), test["code"].to_pylist()
     base = dict(train=sample["train"], test=sample["test"], synthetic=["x"], out=str(sample["root"] / "x"))
-    plain = _run_fits(jobs, test_texts, test_codes, EvaluateConfig(**base, use_ray=False))
-    on_ray = _run_fits(jobs, test_texts, test_codes, EvaluateConfig(**base, use_ray=True))
+    plain = run_fits(jobs, test_texts, test_codes, EvaluateConfig(**base, use_ray=False))
+    on_ray = run_fits(jobs, test_texts, test_codes, EvaluateConfig(**base, use_ray=True))
     assert len(on_ray) == 3 and all(np.array_equal(a, b) for a, b in zip(plain, on_ray, strict=True))
     assert not np.array_equal(plain[0], plain[1])  # the sets differ, and so do their rankings

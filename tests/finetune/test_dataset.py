@@ -66,17 +66,75 @@ def test_bad_input(notes_dir: Path) -> None:
 
 
 def test_finetune_from_notes_builds_the_dataset_once(ray_local, notes_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    from medsyn.finetune.trainer import FinetuneConfig, _build_dataset
+    from medsyn.finetune import FinetuneConfig, dataset_from_notes
 
     config = FinetuneConfig(notes=notes_dir / "train.jsonl", kg="demo", out=notes_dir / "ft")
-    dataset = Path(_build_dataset(config))
+    dataset = Path(dataset_from_notes(config))
     assert dataset == notes_dir / "ft" / "dataset"
     built = sorted(map(str, pq.read_table(dataset / "train").to_pylist()))
     plain = build_samples(DatasetConfig(notes=notes_dir / "train.jsonl", kg="demo"), use_ray=False)
     assert built == sorted(str(s) for s in plain.to_pylist() if s["split"] == "train")
     # A rerun (a resume) reuses it rather than building it again.
     stamp = (dataset / "train" / "part-00000.parquet").stat().st_mtime_ns
-    assert Path(_build_dataset(config)) == dataset
+    assert Path(dataset_from_notes(config)) == dataset
     assert (dataset / "train" / "part-00000.parquet").stat().st_mtime_ns == stamp
     with pytest.raises(MedsynError, match="one of --dataset .* or --notes"):
         FinetuneConfig(out=notes_dir / "ft")
+
+
+def _example_by_scan(
+    config: DatasetConfig, pool: list[tuple[str, str]], note_id: str, text: str
+) -> str | None:
+    """The example choice written as the plain scan it replaces (the reference)."""
+    import hashlib
+
+    cap = config.example_max_words
+    others = [
+        t
+        for i, t in pool
+        if i != note_id and t.strip() != text.strip() and (not cap or len(t.split()) <= cap)
+    ]
+    if not others:
+        return None
+    key = f"{config.seed}\x1fexample\x1f{note_id}".encode()
+    return others[int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % len(others)]
+
+
+def test_example_choice_matches_the_plain_scan(real_data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Real RuMedTop3 notes (duplicate texts included): the indexed choice is the scan's, note for note."""
+    from medsyn.finetune.dataset import _NoteSamples
+    from medsyn.notes import load_notes
+
+    notes = load_notes(real_data_dir / "rumedbench" / "RuMedTop3" / "train_v1.jsonl").to_pylist()
+    pools: dict[str, list[tuple[str, str]]] = {}
+    for r in notes:
+        pools.setdefault(r["code"], []).append((r["note_id"], r["text"]))
+    config = DatasetConfig(example_max_words=40, seed=3)
+    samples = _NoteSamples({}, {}, config, pools)
+    chosen = [samples.example_for(r["note_id"], r["code"], r["text"]) for r in notes]
+    assert chosen == [_example_by_scan(config, pools[r["code"]], r["note_id"], r["text"]) for r in notes]
+    assert sum(c is None for c in chosen) < len(chosen) / 50
+
+
+def test_max_notes_per_code_caps_the_real_notes(notes_dir: Path) -> None:
+    base = dict(notes=notes_dir / "train.jsonl", kg="demo", tasks=["note_from_title_symptoms"])
+    full = build_samples(DatasetConfig(**base), use_ray=False).to_pylist()
+    capped = build_samples(DatasetConfig(**base, max_notes_per_code=1), use_ray=False).to_pylist()
+    per_code = Counter(s["code"] for s in capped)
+    assert per_code and max(per_code.values()) == 1 and set(per_code) == {s["code"] for s in full}
+    assert {s["note_id"] for s in capped} < {s["note_id"] for s in full}
+    # The choice is seeded: the same notes again; other notes under some other seed.
+    again = build_samples(DatasetConfig(**base, max_notes_per_code=1), use_ray=False).to_pylist()
+    assert [s["note_id"] for s in again] == [s["note_id"] for s in capped]
+    seeds = {
+        tuple(
+            s["note_id"]
+            for s in build_samples(
+                DatasetConfig(**base, max_notes_per_code=1, seed=k), use_ray=False
+            ).to_pylist()
+        )
+        for k in range(6)
+    }
+    assert len(seeds) > 1
+    with pytest.raises(MedsynError, match="max_notes_per_code must be >= 0"):
+        DatasetConfig(**base, max_notes_per_code=-1)

@@ -14,14 +14,14 @@ import pytest
 
 from medsyn.engines import Request, SamplingParams, make_engine
 from medsyn.errors import MedsynError
-from medsyn.finetune.dataset import DatasetConfig, build_dataset
-from medsyn.finetune.trainer import (
+from medsyn.finetune import (
     FinetuneConfig,
     check_inputs,
     latest_checkpoint,
     merge_adapter,
     run_finetune,
 )
+from medsyn.finetune.dataset import DatasetConfig, build_dataset
 from medsyn.models import model_fingerprint
 from tests.kill import kill_job_when
 
@@ -61,7 +61,7 @@ def _fixed_batch_loss(model_path: Path, adapter: Path | None, dataset: Path) -> 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from medsyn.finetune.trainer import _collate, _encode
+    from medsyn.finetune import collate, encode
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model: Any = AutoModelForCausalLM.from_pretrained(model_path)
@@ -69,9 +69,9 @@ def _fixed_batch_loss(model_path: Path, adapter: Path | None, dataset: Path) -> 
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter))
-    batch = _encode(tokenizer, pq.read_table(dataset / "train").to_pylist()[:8], 128)
+    batch = encode(tokenizer, pq.read_table(dataset / "train").to_pylist()[:8], 128)
     with torch.no_grad():
-        return float(model.eval()(**_collate(batch, tokenizer.eos_token_id)).loss)
+        return float(model.eval()(**collate(batch, tokenizer.eos_token_id)).loss)
 
 
 def _kill_after_first_checkpoint(dataset: Path, out: Path, model: Path) -> None:

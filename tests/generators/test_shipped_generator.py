@@ -14,7 +14,7 @@ import pytest
 
 from medsyn.config import load_yaml, resolve
 from medsyn.errors import MedsynError
-from medsyn.finetune.trainer import FinetuneConfig, run_finetune
+from medsyn.finetune import FinetuneConfig, run_finetune
 from medsyn.generators import GENERATORS, generator_for
 from medsyn.models import GEMMA, check_adapter, resolve_model
 from medsyn.notes import load_notes
@@ -34,7 +34,7 @@ def _val_loss(model: Path, adapter: Path | None, dataset: Path) -> float:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from medsyn.finetune.trainer import _collate, _encode, answer_loss
+    from medsyn.finetune import answer_loss, collate, encode
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     lm: Any = AutoModelForCausalLM.from_pretrained(model)
@@ -43,7 +43,7 @@ def _val_loss(model: Path, adapter: Path | None, dataset: Path) -> float:
 
         lm = PeftModel.from_pretrained(lm, str(adapter))
     rows = [r for r in pq.read_table(dataset / "val").to_pylist() if r["task"] == "note_from_title_symptoms"]
-    batch = _collate(_encode(tokenizer, rows[:8], 192), tokenizer.pad_token_id)
+    batch = collate(encode(tokenizer, rows[:8], 192), tokenizer.pad_token_id)
     with torch.no_grad():
         return float(answer_loss(lm.eval(), batch))
 

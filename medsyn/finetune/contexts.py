@@ -1,0 +1,81 @@
+"""Where the training loop runs: on a Ray Train worker (`RayTrainContext`) or in this process
+(`LocalContext`, the baseline of benchmarks/bench_finetune.py). Both give the loop rank, world size,
+device, DDP wrapping, the samples, checkpoints and reports."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from medsyn.finetune.batches import sorted_samples
+
+
+class RayTrainContext:
+    """What the loop needs from Ray Train: rank, world size, device, DDP, checkpoints and reports."""
+
+    def __init__(self) -> None:
+        import ray.train
+        import ray.train.torch
+
+        ctx = ray.train.get_context()
+        self.rank, self.world = ctx.get_world_rank(), ctx.get_world_size()
+        self.local_world = ctx.get_local_world_size()
+        self.device = ray.train.torch.get_device()
+
+    def prepare(self, model: Any) -> Any:
+        import ray.train.torch
+
+        return ray.train.torch.prepare_model(model, move_to_device=False) if self.world > 1 else model
+
+    def samples(self, split: str, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+        """A split of the dataset, whole, from the Ray Data dataset given to the trainer."""
+        import ray.train
+
+        try:
+            shard = ray.train.get_dataset_shard(split)
+        except KeyError:  # no such split (an empty validation set is not passed)
+            return []
+        if shard is None:
+            return []
+        rows = [r for batch in shard.iter_batches(batch_format="pyarrow") for r in batch.to_pylist()]
+        return sorted_samples(rows)
+
+    def checkpoint_dir(self) -> str | None:
+        import ray.train
+
+        checkpoint = ray.train.get_checkpoint()
+        return checkpoint.to_directory() if checkpoint is not None else None
+
+    def report(self, metrics: dict[str, Any], directory: str | None) -> None:
+        import ray.train
+
+        ray.train.report(
+            metrics, checkpoint=ray.train.Checkpoint.from_directory(directory) if directory else None
+        )
+
+
+class LocalContext:
+    """The same loop in this process, without Ray (one worker; the baseline of bench_finetune)."""
+
+    def __init__(self, out: Path) -> None:
+        import torch
+
+        self.rank, self.world, self.local_world = 0, 1, 1
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.out, self.reports = out, []  # type: ignore[var-annotated]
+
+    def prepare(self, model: Any) -> Any:
+        return model
+
+    def samples(self, split: str, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(cfg[split])
+
+    def checkpoint_dir(self) -> str | None:
+        return None
+
+    def report(self, metrics: dict[str, Any], directory: str | None) -> None:
+        self.reports.append(metrics)
+        if directory:
+            shutil.rmtree(self.out, ignore_errors=True)
+            shutil.copytree(directory, self.out)

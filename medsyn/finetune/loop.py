@@ -1,0 +1,179 @@
+"""The LoRA training loop (one data-parallel worker) and the settings each worker receives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from medsyn.finetune.batches import answer_loss, collate, encode, epoch_batches
+from medsyn.finetune.config import FinetuneConfig
+from medsyn.finetune.contexts import RayTrainContext
+from medsyn.storage import Location
+
+
+def ray_train_loop(cfg: dict[str, Any]) -> None:
+    """Runs on every Ray Train worker."""
+    train_loop(cfg, RayTrainContext())
+
+
+def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
+    """The LoRA training loop (one data-parallel worker of `ctx.world`)."""
+    import numpy as np
+    import torch
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
+
+    rank, world, device = ctx.rank, ctx.world, ctx.device
+    if device.type == "cpu":  # Ray starts workers with OMP_NUM_THREADS=1: share this node's cores instead
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.local_world))
+    torch.manual_seed(cfg["seed"])
+    from medsyn.models import resolve_model
+
+    model_dir = str(resolve_model(cfg["model"]))  # this worker's node: a packaged model converts here
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    dtype = torch.bfloat16 if cfg["use_gpu"] else torch.float32
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    lora = LoraConfig(
+        r=cfg["lora_r"],
+        lora_alpha=cfg["lora_alpha"],
+        lora_dropout=cfg["lora_dropout"],
+        target_modules=cfg["target_modules"],
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(base, lora)
+    train = encode(tokenizer, ctx.samples("train", cfg), cfg["max_length"])
+    val = encode(tokenizer, ctx.samples("val", cfg), cfg["max_length"])
+    steps_per_epoch = max(1, len(train) // (cfg["batch_size"] * world))
+    total = cfg["max_steps"] or cfg["epochs"] * steps_per_epoch
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
+    scheduler = get_cosine_schedule_with_warmup(optimizer, cfg["warmup_steps"], total)
+    step = 0
+    resume_dir = ctx.checkpoint_dir()  # this run's latest (after a worker failure)
+    if resume_dir is None and cfg["resume_dir"]:  # an earlier run's, on any storage: a local copy
+        with Location.parse(cfg["resume_dir"]).local_copy() as local:
+            resume_dir = tempfile.mkdtemp(prefix="medsyn-resume-")
+            shutil.copytree(local, resume_dir, dirs_exist_ok=True)
+    if resume_dir:
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(
+            model, load_file(str(Path(resume_dir) / "adapter" / "adapter_model.safetensors"))
+        )
+        optimizer.load_state_dict(torch.load(Path(resume_dir) / "optimizer.pt", weights_only=True))
+        scheduler.load_state_dict(torch.load(Path(resume_dir) / "scheduler.pt", weights_only=True))
+        step = json.loads((Path(resume_dir) / "state.json").read_text())["step"]
+    start_step = step
+    model.to(device)
+    ddp = ctx.prepare(model)
+    tokens = 0
+
+    def loss_on(batch: list[tuple[list[int], list[int]]]) -> Any:
+        nonlocal tokens
+        inputs = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
+        if model.training:
+            tokens += int(inputs["attention_mask"].sum())
+        return answer_loss(ddp, inputs)
+
+    def val_loss() -> float | None:
+        if not val:
+            return None
+        model.eval()
+        with torch.no_grad():
+            losses = [
+                float(loss_on(val[i : i + cfg["batch_size"]])) for i in range(0, len(val), cfg["batch_size"])
+            ]
+        model.train()
+        return float(np.mean(losses))
+
+    model.train()
+    plans: dict[int, list[Any]] = {}
+    window: list[float] = []
+    train_seconds = 0.0
+    while step < total:
+        t0 = time.perf_counter()
+        epoch, position = divmod(step, steps_per_epoch)
+        if epoch not in plans:
+            plans.clear()
+            plans[epoch] = epoch_batches(
+                [len(ids) for ids, _ in train],
+                steps_per_epoch,
+                cfg["batch_size"],
+                cfg["seed"],
+                epoch,
+                rank,
+                world,
+            )
+        batch = [train[i] for i in plans[epoch][position]]
+        loss = loss_on(batch)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        step += 1
+        window.append(float(loss.detach()))
+        train_seconds += time.perf_counter() - t0
+        if rank == 0 and step % cfg.get("log_every", 10) == 0:
+            print(
+                f"step {step}/{total}  loss {np.mean(window[-cfg.get('log_every', 10) :]):.4f}  "
+                f"{tokens * world / max(train_seconds, 1e-9):.0f} tokens/s",
+                flush=True,
+            )
+        stopping = cfg["stop_after"] and step - start_step >= cfg["stop_after"]
+        if step % cfg["checkpoint_every"] == 0 or step == total or stopping:
+            metrics = {
+                "step": step,
+                "train_loss": float(np.mean(window)),
+                "val_loss": val_loss(),
+                "resumed_from": start_step,
+                "tokens": tokens * world,  # this worker's tokens x workers (equal batches per worker)
+                "train_seconds": train_seconds,
+            }
+            window = []
+            with tempfile.TemporaryDirectory() as tmp:
+                saved = None
+                if rank == 0:
+                    model.save_pretrained(str(Path(tmp) / "adapter"))
+                    torch.save(optimizer.state_dict(), Path(tmp) / "optimizer.pt")
+                    torch.save(scheduler.state_dict(), Path(tmp) / "scheduler.pt")
+                    files = {
+                        str(f.relative_to(tmp)): f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()
+                    }
+                    state = {"step": step, "total": total, "files": files}
+                    (Path(tmp) / "state.json").write_text(json.dumps(state))
+                    saved = tmp
+                ctx.report(metrics, saved)
+            if stopping:
+                return
+
+
+def loop_config(config: FinetuneConfig, model: str, resume_dir: str | None = None) -> dict[str, Any]:
+    """The training loop's settings from the run's config (what each Ray Train worker receives)."""
+    return {
+        "model": model,
+        # The samples reach the workers through Ray Data (read from the dataset's storage by Ray
+        # tasks), not inside this config.
+        "lora_r": config.lora_r,
+        "lora_alpha": config.lora_alpha,
+        "lora_dropout": config.lora_dropout,
+        "target_modules": config.target_modules,
+        "lr": config.learning_rate,
+        "warmup_steps": config.warmup_steps,
+        "epochs": config.epochs,
+        "max_steps": config.max_steps,
+        "batch_size": config.batch_size,
+        "max_length": config.max_length,
+        "checkpoint_every": config.checkpoint_every,
+        "stop_after": config.stop_after,
+        "use_gpu": config.use_gpu,
+        "seed": config.seed,
+        # A rerun continues from the latest complete checkpoint of an earlier (killed) run (a path or
+        # URI each worker reads); within a run, Ray Train restores its own latest checkpoint after a
+        # worker failure (get_checkpoint()).
+        "resume_dir": resume_dir,
+    }
