@@ -45,13 +45,14 @@ def python_loop(planner: Planner, n: int) -> int:
 
 
 def in_process(planner: Planner, n: int, batch_size: int) -> int:
-    """The production stage over rows [0, n) in this process, batch by batch, without Ray."""
+    """The production stage over rows [0, n) in this process, batch by batch, without Ray; each batch's
+    output becomes an Arrow table, as Ray Data makes a block of it."""
     import pyarrow as pa
 
     done = 0
     for lo in range(0, n, batch_size):
         rows = pa.table({"row": np.arange(lo, min(n, lo + batch_size), dtype=np.int64)})
-        done += len(stages.plan_and_prompt(rows, planner)["row"])
+        done += pa.table(stages.plan_and_prompt(rows, planner)).num_rows
     return done
 
 
