@@ -3,6 +3,11 @@
 Each command's options are one dataclass. `add_arguments` turns its fields into flags (`--out-dir`
 for `out_dir`), `resolve` layers defaults < YAML file (`--config FILE`) < flags given on the command
 line, and rejects unknown YAML keys by name.
+
+A field whose type is itself such a dataclass is a *section* (as `EvaluateConfig.upsample`): in YAML
+it is a mapping under its name (`upsample: {rare_below: 23}`) or its options are given flat
+(`rare_below: 23`, as every option name is unique); on the command line each option has its flat flag
+(`--rare-below`) and a dotted one (`--upsample.rare-below`).
 """
 
 from __future__ import annotations
@@ -79,29 +84,51 @@ def _converter(tp: Any) -> Any:
     return str
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
-    """Add one `--flag` per dataclass field; the default shown is the dataclass default."""
+def sections(cls: type) -> dict[str, type]:
+    """The section fields of a config dataclass: name -> the section's dataclass."""
     hints = typing.get_type_hints(cls)
+    return {
+        f.name: hints[f.name]
+        for f in dataclasses.fields(cls)
+        if dataclasses.is_dataclass(hints[f.name]) and isinstance(hints[f.name], type)
+    }
+
+
+def add_arguments(parser: Any, cls: type, *, skip: tuple[str, ...] = (), section: str | None = None) -> None:
+    """Add one `--flag` per dataclass field (a section's fields in an argument group of their own,
+    each also as `--section.flag`); the default shown is the dataclass default."""
+    hints = typing.get_type_hints(cls)
+    nested = sections(cls)
     for f in dataclasses.fields(cls):
-        if f.name in skip:
+        if f.name in skip or f.name in nested:
             continue
         tp = _base_type(hints[f.name])
-        flag = "--" + f.name.replace("_", "-")
+        name = f.name.replace("_", "-")
+        flags = ["--" + name] + ([f"--{section}.{name}"] if section else [])
+        dest = f"{section}.{f.name}" if section else f.name
         default = f.default if f.default is not dataclasses.MISSING else None
         help_text = f.metadata.get("help", "")
         if default is not None and default != "":
             help_text += f" (default: {default})"
         if tp is bool:
             parser.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+                *flags, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
         elif (values := choices(tp)) is not None and typing.get_origin(tp) is list:
             help_text += f" (comma-separated, any of: {', '.join(map(str, values))})"
-            parser.add_argument(flag, dest=f.name, type=_parse_list, default=None, help=help_text)
+            parser.add_argument(
+                *flags, dest=dest, type=_parse_list, default=None, metavar=f.name.upper(), help=help_text
+            )
         elif values is not None:
-            parser.add_argument(flag, dest=f.name, choices=values, default=None, help=help_text)
+            parser.add_argument(*flags, dest=dest, choices=values, default=None, help=help_text)
         else:
-            parser.add_argument(flag, dest=f.name, type=_converter(tp), default=None, help=help_text)
+            parser.add_argument(
+                *flags, dest=dest, type=_converter(tp), default=None, metavar=f.name.upper(), help=help_text
+            )
+    for name, section_cls in nested.items():
+        help_text = next(f for f in dataclasses.fields(cls) if f.name == name).metadata.get("help", "")
+        group = parser.add_argument_group(f"{name} options", help_text)
+        add_arguments(group, section_cls, section=name)
 
 
 def load_yaml(path: Path | str) -> dict[str, Any]:
@@ -141,17 +168,33 @@ def _coerce(cls: type, name: str, value: Any) -> Any:
 
 
 def resolve(cls: type[T], *, yaml_values: dict[str, Any] | None = None, **overrides: Any) -> T:
-    """Build `cls` from its defaults, then `yaml_values`, then the non-None `overrides`."""
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    """Build `cls` from its defaults, then `yaml_values`, then the non-None `overrides` (a section's
+    options nested under its name or flat; overrides of a section's options as `section.option`)."""
+    nested = sections(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in nested]  # type: ignore[arg-type]
+    owner = {f.name: s for s, section_cls in nested.items() for f in dataclasses.fields(section_cls)}
     values: dict[str, Any] = {}
+    section_yaml: dict[str, dict[str, Any]] = {s: {} for s in nested}
     for key, value in (yaml_values or {}).items():
         key = key.replace("-", "_")
-        if key not in names:
-            raise ConfigError(f"unknown config option {key!r}; valid options: {', '.join(names)}", option=key)
-        values[key] = _coerce(cls, key, value)
+        if key in nested:
+            if not isinstance(value, dict):
+                raise ConfigError(f"option {key!r} is a section: give a mapping of its options", option=key)
+            section_yaml[key].update(value)
+        elif key in owner:
+            section_yaml[owner[key]][key] = value
+        elif key in names:
+            values[key] = _coerce(cls, key, value)
+        else:
+            valid = [*names, *nested, *owner]
+            raise ConfigError(f"unknown config option {key!r}; valid options: {', '.join(valid)}", option=key)
     for key, value in overrides.items():
         if key in names and value is not None:
             values[key] = _coerce(cls, key, value)
+    for name, section_cls in nested.items():
+        prefix = name + "."
+        given = {k[len(prefix) :]: v for k, v in overrides.items() if k.startswith(prefix)}
+        values[name] = resolve(section_cls, yaml_values=section_yaml[name], **given)
     return cls(**values)
 
 

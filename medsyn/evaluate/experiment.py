@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from medsyn.config import option
+from medsyn.config import check_choices, option
 from medsyn.errors import ConfigError, DataError
 from medsyn.evaluate.classifiers import Classifier, TfidfClassifier, TfidfConfig
 from medsyn.evaluate.filters import FilterConfig, apply_filters
@@ -42,7 +42,7 @@ from medsyn.storage import Location, staged_dir
 
 
 @dataclass
-class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TransformerConfig, TfidfConfig):
+class EvaluateConfig:
     train: str | None = option(
         None,
         help="real training notes (JSONL/CSV/Parquet, path or URI); the generator's examples came from here",
@@ -73,9 +73,21 @@ class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TransformerCon
     ray_address: str | None = option(
         None, help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)"
     )
+    # Sections: in YAML a mapping under the name or the options flat; flags --option or --section.option.
+    filter: FilterConfig = option(default_factory=FilterConfig, help="the filters on the synthetic notes")
+    upsample: UpsampleConfig = option(
+        default_factory=UpsampleConfig, help="the training configurations: rare and out-of-training codes"
+    )
+    privacy: PrivacyConfig = option(
+        default_factory=PrivacyConfig, help="the privacy check against real notes"
+    )
+    tfidf: TfidfConfig = option(default_factory=TfidfConfig, help="classifier tfidf")
+    transformer: TransformerConfig = option(
+        default_factory=TransformerConfig, help="classifier transformer (Ray Train)"
+    )
 
     def __post_init__(self) -> None:
-        super().__post_init__()  # FilterConfig: every option with fixed choices (classifier, filters)
+        check_choices(self)
         for name in ("train", "test", "out"):
             if getattr(self, name) is None:
                 raise ConfigError(f"--{name} is required", option=name)
@@ -84,8 +96,16 @@ class EvaluateConfig(FilterConfig, UpsampleConfig, PrivacyConfig, TransformerCon
         if self.bootstrap < 10:
             raise ConfigError(f"--bootstrap must be >= 10, got {self.bootstrap}", option="bootstrap")
 
-    def section(self, cls: type) -> Any:
-        return cls(**{f.name: getattr(self, f.name) for f in fields(cls)})
+    def settings(self) -> dict[str, Any]:
+        """Every option by its flat name (the sections' too), as the report records them."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out.update(asdict(value) if f.name in SECTIONS else {f.name: value})
+        return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+
+
+SECTIONS = ("filter", "upsample", "privacy", "tfidf", "transformer")
 
 
 def fit_and_rank(
@@ -121,7 +141,7 @@ def run_fits(
     """Train one classifier per (training set, seed) and return each one's rank of every test note's
     true code, in `jobs` order: as Ray tasks (`config.use_ray`, the texts in the object store once) or
     in this process; both give the same ranks."""
-    tfidf = config.section(TfidfConfig)
+    tfidf = config.tfidf
     if config.classifier == "transformer":
         from medsyn.ray_env import init_ray
 
@@ -130,9 +150,7 @@ def run_fits(
         ranks = []
         for s, seed in jobs:
             name = re.sub(r"[^\w.-]+", "_", f"{s.name}-seed{seed}")
-            clf = TransformerClassifier(
-                config.section(TransformerConfig), seed=seed, storage=storage, name=name
-            )
+            clf = TransformerClassifier(config.transformer, seed=seed, storage=storage, name=name)
             clf.fit(s.texts, s.codes)
             ranks.append(rank_of_truth(clf.scores(test_texts), clf.classes, test_codes))
         return ranks
@@ -230,7 +248,7 @@ def _experiment(
     gates: dict[str, Any] = {}
     reference = RealReference.build(train, seed=config.seed)  # the train notes only, never the test
     (out / "synthetic").mkdir()
-    filter_config, privacy_config = config.section(FilterConfig), config.section(PrivacyConfig)
+    filter_config, privacy_config = config.filter, config.privacy
     for label, path in zip(labels, config.synthetic, strict=True):
         table = read_synthetic(path, name=label, allow_dry_run=config.allow_dry_run)
         gates[label] = quality_gates(table, reference)  # before the filters: the set as generated
@@ -249,7 +267,7 @@ def _experiment(
             is_kept = [i in kept_ids for i in per_note["note_id"].to_pylist()]
             sims = np.asarray(per_note["ngram_similarity"])
             summary["kept_share_above_ngram"] = (
-                float((sims[is_kept] >= config.ngram_threshold).mean()) if any(is_kept) else 0.0
+                float((sims[is_kept] >= config.privacy.ngram_threshold).mean()) if any(is_kept) else 0.0
             )
             per_note = per_note.append_column("kept", pa.array(is_kept))
         privacy[label] = summary
@@ -261,7 +279,7 @@ def _experiment(
             _write_parquet(per_note, out / "synthetic" / f"{label}.privacy.parquet")
 
     seeds = list(range(config.seed, config.seed + config.seeds))
-    upsample = config.section(UpsampleConfig)
+    upsample = config.upsample
     plans = {seed: training_sets(train, kept, upsample, seed=seed) for seed in seeds}
     oot_codes = plans[seeds[0]].oot_codes
     real_counts = _count(real_codes)
@@ -315,7 +333,7 @@ def _experiment(
         "quality": gates,
         "filters": filters,
         "privacy": privacy,
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "settings": config.settings(),
     }
     report["seconds"] = round(time.time() - started, 1)
     from medsyn.evaluate.report import write_report

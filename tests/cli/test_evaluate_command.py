@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medsyn.cli.main import main
+from medsyn.errors import MedsynError
 
 TRAIN = [
     ("r1", "J06", "Боль в горле, насморк, температура 38."),
@@ -124,3 +125,51 @@ def test_help_lists_the_choices_of_list_options(capsys: pytest.CaptureFixture[st
     assert "(comma-separated, any of: failed, symptom_recall, example_similarity, copy_example," in out
     assert main(["finetune", "--help"]) == 0
     assert "any of: note_from_title_symptoms, note_from_example" in " ".join(capsys.readouterr().out.split())
+
+
+def test_sections_take_flat_and_dotted_flags_and_flat_or_nested_yaml(tmp_path: Path) -> None:
+    from medsyn.cli.main import build_parser
+    from medsyn.config import from_args
+    from medsyn.evaluate import EvaluateConfig
+
+    flat = tmp_path / "flat.yaml"
+    flat.write_text(
+        "train: a\ntest: b\nout: c\nrare_below: 23\noot_codes: [E03, G50]\nfilters: [copy_real]\n"
+    )
+    nested = tmp_path / "nested.yaml"
+    nested.write_text(
+        "train: a\ntest: b\nout: c\nupsample: {rare_below: 23, oot_codes: [E03, G50]}\n"
+        "filter: {filters: [copy_real]}\n"
+    )
+    configs = [
+        from_args(EvaluateConfig, build_parser().parse_args(["evaluate", "--config", str(f)]))
+        for f in (flat, nested)
+    ]
+    assert configs[0] == configs[1]
+    config = configs[0]
+    assert (config.upsample.rare_below, config.upsample.oot_codes) == (23, ["E03", "G50"])
+    assert config.filter.filters == ["copy_real"] and config.tfidf.c == 0.5
+    # Flags override the file, by their flat or their dotted name.
+    args = [
+        "evaluate",
+        "--config",
+        str(nested),
+        "--rare-below",
+        "9",
+        "--tfidf.c",
+        "2",
+        "--min-symptom-recall",
+        "0.5",
+    ]
+    config = from_args(EvaluateConfig, build_parser().parse_args(args))
+    assert (config.upsample.rare_below, config.tfidf.c, config.filter.min_symptom_recall) == (9, 2.0, 0.5)
+    assert config.upsample.oot_codes == ["E03", "G50"]
+    # The report records every option by its flat name, as before the sections.
+    settings = config.settings()
+    assert settings["rare_below"] == 9 and settings["c"] == 2.0 and settings["out"] == "c"
+    assert "upsample" not in settings
+    # A bad value inside a section is refused by name.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: a\ntest: b\nout: c\nupsample: {rare_blow: 3}\n")
+    with pytest.raises(MedsynError, match="unknown config option 'rare_blow'"):
+        from_args(EvaluateConfig, build_parser().parse_args(["evaluate", "--config", str(bad)]))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from medsyn.evaluate import EvaluateConfig, run_evaluate
+from medsyn.evaluate import EvaluateConfig, FilterConfig, UpsampleConfig, run_evaluate
 from medsyn.evaluate.report import PLOTS
 from medsyn.evaluate.upsample import default_configs
 from medsyn.notes import load_notes
@@ -76,8 +76,8 @@ def test_whole_experiment_on_a_rumedtop3_sample(sample) -> None:  # type: ignore
         out=out,
         seeds=2,
         bootstrap=200,
-        oot_codes=[sample["codes"][0]],
-        rare_below=NOTES_PER_CODE + 1,  # every code is rare: the rare-code figures cover all test notes
+        # every code is rare: the rare-code figures cover all test notes
+        upsample=UpsampleConfig(oot_codes=[sample["codes"][0]], rare_below=NOTES_PER_CODE + 1),
     )
     report = run_evaluate(config)
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(report))
@@ -152,8 +152,8 @@ def test_whole_experiment_on_a_rumedtop3_sample(sample) -> None:  # type: ignore
             test=sample["test"],
             synthetic=[str(sample["root"] / "synthetic")],
             out=sample["root"] / "report-empty",
-            configs=["real", "synthetic", "real+synthetic"],
-            min_symptom_recall=1.01,
+            upsample=UpsampleConfig(configs=["real", "synthetic", "real+synthetic"]),
+            filter=FilterConfig(min_symptom_recall=1.01),
             seeds=1,
             bootstrap=50,
             use_ray=False,

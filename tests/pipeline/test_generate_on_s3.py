@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from medsyn.evaluate import EvaluateConfig, run_evaluate
+from medsyn.evaluate import EvaluateConfig, UpsampleConfig, run_evaluate
 from medsyn.kg import open_kg, write_kg
 from medsyn.pipeline.generate import GenerateConfig, run_generate
 from medsyn.pipeline.rundir import RunDir
@@ -90,8 +90,9 @@ def test_generate_resume_and_evaluate_with_every_location_on_s3(ray_local, bucke
             out=f"{bucket['root']}/eval",
             seeds=1,
             bootstrap=50,
-            oot_codes=["I10"],
-            configs=["real", "real+synthetic", "real-oot", "real-oot+synthetic"],
+            upsample=UpsampleConfig(
+                oot_codes=["I10"], configs=["real", "real+synthetic", "real-oot", "real-oot+synthetic"]
+            ),
         ),  # fmt: skip
         progress=False,
     )
