@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/bench_generate.py [--engine hf|vllm] [--n 128] [--max-tokens M] [--cores N]
 
-Both run the same model on the same planned prompts, greedy decoding and the same number of cores for the engine (`--cores`: torch threads for hf, vLLM's OpenMP core binding for
-vllm). The default leaves one core of the machine to Ray's own processes (raylet, GCS, the driver's
+Both run the same model on the same planned prompts, greedy decoding and the same number of cores
+for the engine (`--cores`: torch threads for hf, vLLM's OpenMP core binding for vllm). The default leaves one core of the machine to Ray's own processes (raylet, GCS, the driver's
 Ray Data executor, Ray Data's helper actors: about 17% of one core, measured), as every real node
 does; with `--cores` equal to all the cores, those processes preempt the engine's OpenMP threads and
 each preemption stalls all of them, so on a 2-core machine the job then measures the scheduler more
