@@ -3,13 +3,14 @@
     .venv/bin/python benchmarks/bench_generate.py [--engine hf|vllm] [--n 128] [--max-tokens M] [--cores N]
 
 Both run the same model on the same planned prompts, greedy decoding and the same number of cores
-for the engine (`--cores`: torch threads for hf, vLLM's OpenMP core binding for vllm). The default leaves one core of the machine to Ray's own processes (raylet, GCS, the driver's
-Ray Data executor, Ray Data's helper actors: about 17% of one core, measured), as every real node
-does; with `--cores` equal to all the cores, those processes preempt the engine's OpenMP threads and
-each preemption stalls all of them, so on a 2-core machine the job then measures the scheduler more
-than itself. Both include loading the model; Ray is started before either is timed. The direct baseline
-is each library's best plain use: for hf the job's batch size, for vllm one `LLM.chat`/`generate` call
-over every prompt (vLLM schedules them itself). Target: >= 0.9.
+for the engine (`--cores`: torch threads for hf, vLLM's OpenMP core binding for vllm). The default
+leaves one core of the machine to Ray's own processes (raylet, GCS, the driver's Ray Data executor, Ray
+Data's helper actors: about 17% of one core, measured), as every real node does; with `--cores` equal to
+all the cores, those processes preempt the engine's OpenMP threads and each preemption stalls all of
+them, so on a 2-core machine the job then measures the scheduler more than itself. Both include loading
+the model; Ray is started before either is timed. The direct baseline is each library's best plain use:
+for hf the job's batch size, for vllm one `LLM.chat`/`generate` call over every prompt (vLLM schedules
+them itself). Target: >= 0.9.
 
 Printed: end to end (the job's fixed start-up weighs on short runs: Ray Data's first use in a fresh
 cluster, an actor importing torch or vLLM and loading the model), and for hf the steady state (the
