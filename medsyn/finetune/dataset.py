@@ -98,7 +98,7 @@ def _split(s: dict[str, Any], fraction: float, seed: int) -> str:
     return "val" if value < fraction else "train"
 
 
-class _NoteSamples:
+class NoteSamples:
     """Ray Data map_batches callable: a batch of notes -> their samples (the KG symptoms are passed in,
     and for note_from_example the real notes of each code, as (note_id, text))."""
 
@@ -218,7 +218,7 @@ def build_samples(config: DatasetConfig, *, use_ray: bool = True) -> pa.Table:
         if "note_from_example" in config.tasks:  # the paper's examples: real notes only
             for r in notes.select(["note_id", "code", "text"]).to_pylist():
                 examples.setdefault(str(r["code"]), []).append((str(r["note_id"]), str(r["text"])))
-        mapper = _NoteSamples(symptoms, titles, config, examples)
+        mapper = NoteSamples(symptoms, titles, config, examples)
         if use_ray:
             import ray
 

@@ -102,7 +102,7 @@ def _example_by_scan(
 
 def test_example_choice_matches_the_plain_scan(real_data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     """Real RuMedTop3 notes (duplicate texts included): the indexed choice is the scan's, note for note."""
-    from medsyn.finetune.dataset import _NoteSamples
+    from medsyn.finetune.dataset import NoteSamples
     from medsyn.notes import load_notes
 
     notes = load_notes(real_data_dir / "rumedbench" / "RuMedTop3" / "train_v1.jsonl").to_pylist()
@@ -110,7 +110,7 @@ def test_example_choice_matches_the_plain_scan(real_data_dir: Path) -> None:  # 
     for r in notes:
         pools.setdefault(r["code"], []).append((r["note_id"], r["text"]))
     config = DatasetConfig(example_max_words=40, seed=3)
-    samples = _NoteSamples({}, {}, config, pools)
+    samples = NoteSamples({}, {}, config, pools)
     chosen = [samples.example_for(r["note_id"], r["code"], r["text"]) for r in notes]
     assert chosen == [_example_by_scan(config, pools[r["code"]], r["note_id"], r["text"]) for r in notes]
     assert sum(c is None for c in chosen) < len(chosen) / 50
