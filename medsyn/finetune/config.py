@@ -52,6 +52,9 @@ class FinetuneConfig:
     num_workers: int = option(1, help="Ray Train workers (data-parallel)")
     use_gpu: bool = option(False, help="one GPU per worker (bf16)")
     checkpoint_every: int = option(50, help="steps between checkpoints (and validation losses)")
+    val_max_samples: int = option(
+        0, help="validation loss on at most this many val samples, the same seeded choice each time (0: all)"
+    )
     storage_path: str | None = option(
         None, help="Ray Train storage for checkpoints (default: OUT/ray); on a cluster, shared or s3://..."
     )
@@ -73,6 +76,11 @@ class FinetuneConfig:
         for name in ("lora_r", "lora_alpha", "batch_size", "max_length", "num_workers", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.val_max_samples < 0:
+            raise ConfigError(
+                f"--val-max-samples must be >= 0 (0: all), got {self.val_max_samples}",
+                option="val_max_samples",
+            )
         if self.epochs < 1 and self.max_steps < 1:
             raise ConfigError("need --epochs >= 1 or --max-steps >= 1")
 

@@ -49,6 +49,9 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
     model = get_peft_model(base, lora)
     train = encode(tokenizer, ctx.samples("train", cfg), cfg["max_length"])
     val = encode(tokenizer, ctx.samples("val", cfg), cfg["max_length"])
+    if 0 < cfg["val_max_samples"] < len(val):  # the same seeded choice at every checkpoint
+        chosen = np.random.default_rng(cfg["seed"]).permutation(len(val))[: cfg["val_max_samples"]]
+        val = [val[i] for i in sorted(chosen)]
     steps_per_epoch = max(1, len(train) // (cfg["batch_size"] * world))
     total = cfg["max_steps"] or cfg["epochs"] * steps_per_epoch
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
@@ -169,6 +172,7 @@ def loop_config(config: FinetuneConfig, model: str, resume_dir: str | None = Non
         "batch_size": config.batch_size,
         "max_length": config.max_length,
         "checkpoint_every": config.checkpoint_every,
+        "val_max_samples": config.val_max_samples,
         "stop_after": config.stop_after,
         "use_gpu": config.use_gpu,
         "seed": config.seed,

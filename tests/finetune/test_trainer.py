@@ -173,6 +173,28 @@ def test_bad_input(dataset: Path, tiny_model: Path, default_model: Path, tmp_pat
         make_engine("hf", str(tiny_model), adapter=tmp_path)
 
 
+def test_val_max_samples_takes_the_same_seeded_subset(
+    dataset: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    from medsyn.finetune import LocalContext, loop_config, train_loop
+
+    def val_losses(n: int, name: str) -> list[float]:
+        config = _config(dataset, tmp_path / name, tiny_model, max_steps=2, checkpoint_every=1, num_workers=1)
+        model, train, val = check_inputs(replace(config, val_max_samples=n))
+        ctx = LocalContext(tmp_path / name)
+        train_loop(
+            {**loop_config(replace(config, val_max_samples=n), str(model)), "train": train, "val": val}, ctx
+        )
+        return [r["val_loss"] for r in ctx.reports]
+
+    every = val_losses(0, "all")
+    assert len(every) == 2 and val_losses(1000, "more") == every  # a cap above the split: all of it
+    one = val_losses(1, "one")
+    assert one == val_losses(1, "one-again") and one != every  # a seeded subset, the same at each run
+    with pytest.raises(MedsynError, match=r"--val-max-samples must be >= 0 \(0: all\), got -1"):
+        _config(dataset, tmp_path / "x", tiny_model, val_max_samples=-1)
+
+
 def test_finetune_from_notes_trains(ray_local, tiny_model: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`medsyn finetune --notes FILE --kg KG --out RUN` (the README's command) builds the dataset, then
     trains: it used to stop with "give one of --dataset or --notes" once the dataset was built."""
