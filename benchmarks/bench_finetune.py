@@ -1,11 +1,13 @@
 """LoRA training throughput through Ray Train (1 and 2 workers) against the same loop without Ray.
 
-    .venv/bin/python benchmarks/bench_finetune.py [--steps 12] [--notes FILE] [--model M]
+    .venv/bin/python benchmarks/bench_finetune.py [--steps 24] [--notes FILE] [--model M]
 
 All three run `medsyn.finetune.train_loop` on the same instruction samples (built from the
 first 400 RuMedTop3 training notes), batch 4 per worker, 128 tokens at most. Tokens/s counts the
 tokens of the training batches over the time spent in training steps (start-up excluded; printed
-apart). On a 2-core machine two workers share the two cores, so the gain of the second is small.
+apart), over all steps and over the second half alone (steady state: the first steps share the cores
+with the end of the Ray Data read and the run's start-up). On a 2-core machine two workers share the
+two cores, so the gain of the second is small.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--notes", default=None)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-ft-"))
@@ -55,9 +57,17 @@ def main() -> None:
             batch_size=4,
             max_length=128,
             num_workers=workers,
-            checkpoint_every=args.steps,
+            checkpoint_every=max(1, args.steps // 2),  # a report at half-way: the second half's rate
             learning_rate=1e-4,
         )
+
+    def rates(reports: list[dict[str, float]]) -> tuple[float, float]:
+        """Tokens/s over all steps and over the steps after the first report (the second half)."""
+        first, last = reports[0], reports[-1]
+        steady = (last["tokens"] - first["tokens"]) / max(
+            last["train_seconds"] - first["train_seconds"], 1e-9
+        )
+        return last["tokens"] / last["train_seconds"], steady
 
     results = {}
     base = config(1, "local")
@@ -68,21 +78,19 @@ def main() -> None:
     ctx = LocalContext(root / "local-ckpt")
     start = time.perf_counter()
     train_loop(cfg, ctx)
-    last = ctx.reports[-1]
-    results["no Ray"] = (last["tokens"] / last["train_seconds"], time.perf_counter() - start)
+    results["no Ray"] = (*rates(ctx.reports), time.perf_counter() - start)
     for workers in (1, 2):
         start = time.perf_counter()
         summary = run_finetune(config(workers, f"ray{workers}"))
         meta = json.loads((Path(summary["adapter"]) / "medsyn_adapter.json").read_text())
-        h = meta["history"][-1]
-        results[f"Ray Train, {workers} worker(s)"] = (
-            h["tokens"] / h["train_seconds"],
-            time.perf_counter() - start,
-        )
-    baseline = results["no Ray"][0]
+        results[f"Ray Train, {workers} worker(s)"] = (*rates(meta["history"]), time.perf_counter() - start)
+    whole, steady = results["no Ray"][:2]
     print(f"{args.steps} steps x batch 4/worker, model {args.model}")
-    for name, (tps, wall) in results.items():
-        print(f"{name:26s} {tps:8.1f} tokens/s  (x{tps / baseline:.2f} of no Ray)   wall {wall:6.1f} s")
+    for name, (tps, tps_steady, wall) in results.items():
+        print(
+            f"{name:26s} {tps:8.1f} tokens/s (x{tps / whole:.2f} of no Ray); second half {tps_steady:8.1f} "
+            f"tokens/s (x{tps_steady / steady:.2f})   wall {wall:6.1f} s"
+        )
 
 
 if __name__ == "__main__":
