@@ -12,7 +12,8 @@ bash scripts/install.sh test
 neo4j_dir=$(mktemp -d /tmp/medsyn-neo4j-XXXXXX)
 trap '.venv/bin/python scripts/neo4j/server.py stop --dir "$neo4j_dir"' EXIT
 password=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(12))')
-eval "$(.venv/bin/python scripts/neo4j/server.py start --dir "$neo4j_dir" --password "$password")"
+settings=$(.venv/bin/python scripts/neo4j/server.py start --dir "$neo4j_dir" --password "$password")
+eval "$settings"
 echo "Neo4j for the tests at $NEO4J_URI"
 
 .venv/bin/python -m pytest --durations=25 "$@"

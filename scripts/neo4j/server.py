@@ -68,12 +68,18 @@ def write_conf(run: Path, port: int) -> None:
     (run / "conf" / "neo4j.conf").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def wait_ready(uri: str, password: str, timeout: float = 120.0) -> None:
+def wait_ready(
+    uri: str, password: str, timeout: float = 300.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until the server answers (a loaded 2-core machine can take minutes to start the JVM); fail at
+    once if its process `proc` exits."""
     import neo4j
 
     deadline = time.time() + timeout
     last: Exception | None = None
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"Neo4j exited with status {proc.returncode} before it was ready")
         try:
             with neo4j.GraphDatabase.driver(uri, auth=("neo4j", password)) as driver:
                 driver.verify_connectivity()
@@ -123,10 +129,10 @@ def start(run: Path, port: int | None = None, password: str = "medsyn-neo4j") ->
     (run / "server.pid").write_text(str(proc.pid))
     uri = f"bolt://127.0.0.1:{port}"
     try:
-        wait_ready(uri, password)
-    except Exception:
+        wait_ready(uri, password, proc=proc)
+    except Exception as exc:
         stop(run)
-        raise
+        raise RuntimeError(f"{exc} (its log: {run / 'server.log'})") from exc
     return {"NEO4J_URI": uri, "NEO4J_USER": "neo4j", "NEO4J_PASSWORD": password}
 
 
