@@ -189,5 +189,9 @@ def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
         from medsyn.serving.transformers_engine import TransformersEngine
 
         bind["engine_cls"] = TransformersEngine
+    else:
+        from medsyn.serving.vllm_cpu import CPUVLLMEngine
+
+        bind["engine_cls"] = CPUVLLMEngine  # ray.serve.llm's engine; on a CPU, no third process
     generator = build_llm_deployment(llm, bind_kwargs=bind)
     return build_ingress(config, {config.served_name: generator}, model_source=source, adapters=adapters)

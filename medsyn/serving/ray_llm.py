@@ -20,6 +20,7 @@ from ray.llm._internal.serve.core.configs.openai_api_models import (
 )
 from ray.llm._internal.serve.core.engine.protocol import LLMEngine
 from ray.llm._internal.serve.core.ingress.ingress import init as init_fastapi
+from ray.llm._internal.serve.engines.vllm.vllm_engine import VLLMEngine
 from ray.llm._internal.serve.utils.lora_serve_utils import LoraModelLoader
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "LoraModelLoader",
     "ModelCard",
     "ModelList",
+    "VLLMEngine",
     "global_id_manager",
     "init_fastapi",
 ]

@@ -101,6 +101,26 @@ def test_models_and_completions(server: dict[str, Any]) -> None:
     assert client.completions.create(model=MODEL, prompt="Cough", temperature=0).usage.completion_tokens <= 16
 
 
+def test_the_replica_runs_the_model_in_vllms_engine_process(server: dict[str, Any]) -> None:
+    """On the CPU the replica is two processes, vLLM's front end and its engine core with the model, not
+    three (ray.serve.llm's multiprocessing executor would add a worker the engine core waits on)."""
+    import psutil
+
+    def title(p: psutil.Process) -> str:
+        try:
+            return " ".join(p.cmdline())
+        except psutil.Error:
+            return ""
+
+    engine_cores = [p for p in psutil.process_iter() if title(p).startswith("VLLM::EngineCore")]
+    assert engine_cores, "no vLLM engine process found"
+    for core in engine_cores:
+        assert not any("Worker" in title(c) for c in core.children(recursive=True)), title(core)
+    # ... and it still answers.
+    client = server["client"]
+    assert client.completions.create(model=MODEL, prompt="Cough", max_tokens=4, temperature=0).choices[0].text
+
+
 def test_chat_n_stop_and_seed(server: dict[str, Any]) -> None:
     client = server["client"]
     msgs = [{"role": "user", "content": "Name three symptoms of a cold."}]
