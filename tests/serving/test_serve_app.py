@@ -112,8 +112,9 @@ def test_the_replica_runs_the_model_in_vllms_engine_process(server: dict[str, An
         except psutil.Error:
             return ""
 
-    engine_cores = [p for p in psutil.process_iter() if title(p).startswith("VLLM::EngineCore")]
-    assert engine_cores, "no vLLM engine process found"
+    replicas = [p for p in psutil.process_iter() if f"ServeReplica:medsyn:LLMServer:{MODEL}" in title(p)]
+    engine_cores = [c for r in replicas for c in r.children() if title(c).startswith("VLLM::EngineCore")]
+    assert replicas and engine_cores, "no vLLM engine process under the app's generator replica"
     for core in engine_cores:
         assert not any("Worker" in title(c) for c in core.children(recursive=True)), title(core)
     # ... and it still answers.
