@@ -8,7 +8,8 @@ core, 3.68 s per 32-token request against 2.05 s with the model in the engine-co
 process (`benchmarks/results/bench-2026-12-03/vllm_modes.py`).
 
 `CPUVLLMEngine` is ray.serve.llm's own vLLM engine with that one change, made only on the CPU and with
-one worker; GPUs and tensor- or pipeline-parallel engines keep ray.serve.llm's executor.
+one worker (the engine process gets the OpenMP threads and core binding the worker would have had);
+GPUs and tensor- or pipeline-parallel engines keep ray.serve.llm's executor.
 """
 
 from __future__ import annotations
@@ -40,5 +41,11 @@ class CPUVLLMEngine(VLLMEngine):
     def _start_async_llm_engine(
         self, vllm_engine_args: Any, vllm_engine_config: Any, placement_group: Any
     ) -> Any:
-        run_model_in_engine_process(vllm_engine_config)
-        return super()._start_async_llm_engine(vllm_engine_args, vllm_engine_config, placement_group)
+        if not run_model_in_engine_process(vllm_engine_config):
+            return super()._start_async_llm_engine(vllm_engine_args, vllm_engine_config, placement_group)
+        from vllm.utils.ompmultiprocessing import OMPProcessManager
+
+        # The engine process gets the OpenMP threads and binding vLLM would have given the worker
+        # (VLLM_CPU_OMP_THREADS_BIND); without them it would compute on Ray's OMP_NUM_THREADS=1.
+        with OMPProcessManager(vllm_engine_config).configure_omp_envs(rank=0, local_rank=0):
+            return super()._start_async_llm_engine(vllm_engine_args, vllm_engine_config, placement_group)

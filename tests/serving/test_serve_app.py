@@ -3,6 +3,7 @@ client and with raw HTTP for malformed requests."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +118,8 @@ def test_the_replica_runs_the_model_in_vllms_engine_process(server: dict[str, An
     assert replicas and engine_cores, "no vLLM engine process under the app's generator replica"
     for core in engine_cores:
         assert not any("Worker" in title(c) for c in core.children(recursive=True)), title(core)
+        # ... and computes on every core of its node (Ray's OMP_NUM_THREADS=1 would leave it one thread).
+        assert core.environ().get("OMP_NUM_THREADS") == str(os.cpu_count()), core.environ()
     # ... and it still answers.
     client = server["client"]
     assert client.completions.create(model=MODEL, prompt="Cough", max_tokens=4, temperature=0).choices[0].text
