@@ -9,11 +9,11 @@ import pytest
 from medsyn.engines.vllm_engine import engine_kwargs
 
 
-def _vllm_config(model: Path, backend: str):  # type: ignore[no-untyped-def]
+def _vllm_config(model: Path, backend: str, **extra: int):  # type: ignore[no-untyped-def]
     from vllm.engine.arg_utils import AsyncEngineArgs
 
     kwargs = engine_kwargs(model, adapter=False, gpu=False)
-    return AsyncEngineArgs(**kwargs, distributed_executor_backend=backend).create_engine_config()
+    return AsyncEngineArgs(**kwargs, distributed_executor_backend=backend, **extra).create_engine_config()
 
 
 @pytest.mark.integration
@@ -34,13 +34,8 @@ def test_one_cpu_worker_runs_in_the_engine_process(default_model: Path) -> None:
 
 @pytest.mark.integration
 def test_several_workers_keep_their_executor(default_model: Path) -> None:
-    from vllm.engine.arg_utils import AsyncEngineArgs
-
     from medsyn.serving.vllm_cpu import run_model_in_engine_process
 
-    kwargs = engine_kwargs(default_model, adapter=False, gpu=False)
-    config = AsyncEngineArgs(
-        **kwargs, distributed_executor_backend="mp", pipeline_parallel_size=2
-    ).create_engine_config()
+    config = _vllm_config(default_model, "mp", pipeline_parallel_size=2)
     assert not run_model_in_engine_process(config)
     assert config.parallel_config.distributed_executor_backend == "mp"
