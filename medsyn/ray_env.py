@@ -111,6 +111,11 @@ def node_cores() -> int | None:
     return counts.pop() if len(counts) == 1 else None
 
 
+def smallest_node_cores() -> int:
+    """The CPU count of the cluster's smallest node, read on each node (not the driver)."""
+    return min(on_every_node(_cores).values())
+
+
 def _read_token(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as f:

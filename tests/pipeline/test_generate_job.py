@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from medsyn.errors import MedsynError
-from medsyn.pipeline.generate import GenerateConfig, prepare, run_generate
+from medsyn.pipeline.generate import GenerateConfig, cpu_threads, prepare, run_generate
 from tests.fake_openai import FakeOpenAI
 from tests.kill import kill_job_when
+from tests.processes import environments_of
 
 pytestmark = pytest.mark.integration
 
@@ -160,11 +162,24 @@ def test_vllm_engine_through_ray_data_llm(
     config = _config(
         tmp_path / "notes", notes_file, engine="vllm", model=str(default_model), n=6, max_tokens=12
     )
-    summary = run_generate(config, progress=False)
+    with environments_of("VLLM::EngineCore", parent="MapWorker(MapBatches(vLLMEngineStageUDF))") as engines:
+        summary = run_generate(config, progress=False)
     assert (summary["notes"], summary["failed"], summary["missing"]) == (6, 0, 0)
+    # The stage's vLLM engine process computes on every core of the node (one replica), not on the one
+    # thread a Ray worker's torch gets (OMP_NUM_THREADS unset there: measured, 1 busy thread).
+    assert engines, "no vLLM engine process seen under the job's ray.data.llm stage"
+    assert {env.get("OMP_NUM_THREADS") for env in engines.values()} == {str(os.cpu_count())}
     rows = _read(tmp_path / "notes")
     assert [r["row"] for r in rows] == list(range(6))
     assert all(r["text"] and r["engine"] == "vllm" and 0 < r["completion_tokens"] <= 12 for r in rows)
+
+
+def test_cpu_replicas_share_the_smallest_nodes_cores(ray_local, notes_file: Path, tmp_path: Path) -> None:
+    cores = os.cpu_count() or 1
+    assert cpu_threads(_config(tmp_path / "a", notes_file)) == cores
+    assert cpu_threads(_config(tmp_path / "b", notes_file, replicas=2)) == max(1, cores // 2)
+    assert cpu_threads(_config(tmp_path / "c", notes_file, replicas=4 * cores)) == 1
+    assert cpu_threads(_config(tmp_path / "d", notes_file, replicas=2, threads=3)) == 3
 
 
 def test_dry_run_engine_measures_the_job_and_is_refused_as_training_data(

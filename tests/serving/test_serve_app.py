@@ -107,11 +107,7 @@ def test_the_replica_runs_the_model_in_vllms_engine_process(server: dict[str, An
     three (ray.serve.llm's multiprocessing executor would add a worker the engine core waits on)."""
     import psutil
 
-    def title(p: psutil.Process) -> str:
-        try:
-            return " ".join(p.cmdline())
-        except psutil.Error:
-            return ""
+    from tests.processes import title
 
     replicas = [p for p in psutil.process_iter() if f"ServeReplica:medsyn:LLMServer:{MODEL}" in title(p)]
     engine_cores = [c for r in replicas for c in r.children() if title(c).startswith("VLLM::EngineCore")]
