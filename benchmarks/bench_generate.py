@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_generate.py [--engine hf|vllm] [--n 128] [--max-tokens M] [--cores N]
 
 Both run the same model on the same planned prompts, greedy decoding and the same number of cores
-for the engine (`--cores`: torch threads for hf, vLLM's OpenMP core binding for vllm). The default
+for the engine (`--cores`: the threads the engine computes on; the job's `--threads`, the direct
+engine's `threads`). The default
 leaves one core of the machine to Ray's own processes (raylet, GCS, the driver's Ray Data executor, Ray
 Data's helper actors: about 17% of one core, measured), as every real node does; with `--cores` equal to
 all the cores, those processes preempt the engine's OpenMP threads and each preemption stalls all of
@@ -50,8 +51,6 @@ def main() -> None:
     args = parser.parse_args()
     args.max_tokens = args.max_tokens or (48 if args.engine == "hf" else 192)
     cores = args.cores or max(1, (os.cpu_count() or 1) - 1)
-    # Read by medsyn's vLLM CPU settings in this process and in the job's runtime environment.
-    os.environ["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{cores - 1}"
 
     import pyarrow.parquet as pq
 
@@ -79,8 +78,8 @@ def main() -> None:
     requests = stages.to_requests(batch, config.sampling(), config.form)
 
     start = time.perf_counter()
-    hf_kwargs = {"batch_size": args.batch_size, "threads": cores}
-    engine = make_engine(args.engine, args.model, **(hf_kwargs if args.engine == "hf" else {}))
+    kwargs = {"batch_size": args.batch_size} if args.engine == "hf" else {}
+    engine = make_engine(args.engine, args.model, threads=cores, **kwargs)
     results, direct_batches = [], 0.0
     # vllm: vLLM's own best use, every prompt in one LLM.chat/generate call (the engine schedules the
     # batch itself); hf: batches of --batch-size, as the job's hf stage runs them.

@@ -101,7 +101,9 @@ def main() -> None:
     from medsyn.cli.serve import start
 
     cores = args.cores or max(1, (os.cpu_count() or 1) - 1)
-    os.environ["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{cores - 1}"  # the replica and the direct engine alike
+    # The replica's engine process: vLLM's core binding. The direct engine runs in this process, where
+    # vLLM ignores the binding (it would compute on every core): it gets the same thread count.
+    os.environ["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{cores - 1}"
     texts = prompts(args.n)
     url = start(ServeConfig(model=args.model, port=args.port, api_key_env="MEDSYN_BENCH_NO_KEY"))
     served = {
@@ -110,7 +112,7 @@ def main() -> None:
         for stream in (False, True)
     }
     serve.shutdown()
-    with make_engine("vllm", args.model) as engine:
+    with make_engine("vllm", args.model, threads=cores) as engine:
         direct = {c: bench_direct(engine, texts, args.max_tokens, c) for c in CLIENTS}
     print(
         f"{args.n} prompts, max_tokens {args.max_tokens}, greedy, model {args.model}, "

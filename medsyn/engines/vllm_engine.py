@@ -72,8 +72,11 @@ class VLLMEngine(Engine):
         *,
         adapter: str | Path | None = None,
         max_model_len: int = 2048,
+        threads: int | None = None,
         **kwargs: Any,
     ) -> None:
+        """`threads`: on the CPU outside Ray, the threads the model computes on (default: torch's, every
+        core; vLLM's core binding, VLLM_CPU_OMP_THREADS_BIND, applies only to its worker processes)."""
         self.model = str(model)
         gpu = has_gpu()
         if not gpu:
@@ -82,6 +85,10 @@ class VLLMEngine(Engine):
                 # One process: the offline engine then starts in about a third of the time on the CPU. In a
                 # Ray actor (OMP_NUM_THREADS=1) only vLLM's own worker process gets every core for OpenMP.
                 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+                if threads:
+                    import torch
+
+                    torch.set_num_threads(threads)  # before vLLM's CPU worker locks the thread count
         from vllm import LLM
 
         path = resolve_model(model)

