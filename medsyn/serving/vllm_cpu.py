@@ -2,10 +2,11 @@
 
 ray.serve.llm starts vLLM on the CPU with the multiprocessing executor: the replica (vLLM's `AsyncLLM`
 front end), vLLM's engine-core process (the scheduler) and a third process for the model, which the
-scheduler waits on. With one worker that third process buys nothing and costs time: measured on one
-core, 3.68 s per 32-token request against 2.05 s with the model in the engine-core process (vLLM's
-`UniProcExecutor`, what ray.data.llm uses for one worker), the same as vLLM's offline engine in one
-process (`benchmarks/results/bench-2026-12-03/vllm_modes.py`).
+scheduler waits on. With one worker that third process buys nothing and costs time under concurrency:
+with the engine on one thread both ways, Serve's throughput at 8 and 32 clients was 1.26 and 2.96 req/s
+with it and 1.77 and 4.09 req/s with the model in the engine-core process (vLLM's `UniProcExecutor`,
+what ray.data.llm uses for one worker); one request at a time it costs ~3% (`bench_serve`, and
+`benchmarks/results/bench-2026-12-03/vllm_modes.py`).
 
 `CPUVLLMEngine` is ray.serve.llm's own vLLM engine with that one change, made only on the CPU and with
 one worker (the engine process gets the OpenMP threads and core binding the worker would have had);

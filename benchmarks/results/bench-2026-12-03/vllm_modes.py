@@ -1,5 +1,8 @@
 """Where does vLLM lose time in Ray actors? One 32-token greedy request at a time, 8 times:
-offline LLM in this process, AsyncLLM in this process, AsyncLLM in a Ray actor; engine bound to core 0."""
+offline LLM in this process, AsyncLLM in this process, AsyncLLM in a Ray actor; engine bound to core 0.
+
+The binding holds only for vLLM's worker processes (VLLM_ENABLE_V1_MULTIPROCESSING=1); a model run in one
+process computes on torch's threads: run every variant with OMP_NUM_THREADS=1 to compare like with like."""
 
 import asyncio
 import os
