@@ -323,9 +323,9 @@ def model_on_every_node(model: str, adapter: str | None = None) -> Path:
 def _vllm_cpu_env(config: GenerateConfig) -> dict[str, str]:
     """The CPU stage's environment. vLLM's engine process (one worker: it runs the model itself, vLLM's
     `UniProcExecutor`, no third process) computes on the threads torch finds in OMP_NUM_THREADS at
-    import, which it inherits from the stage's Ray worker: without it, one thread (measured: one busy
-    thread on a 2-core node before, two after; the offline engine, 32 notes x 48 tokens: 40.2 s on 1
-    thread, 27.0 s on 2)."""
+    import, which it inherits from the stage's Ray worker: without it, one thread (measured on a 2-core
+    node: one busy thread before, two after; 120 notes of the shipped generator in 398 s on one thread,
+    289 s on two)."""
     from medsyn.engines.vllm_engine import cpu_env, omp_bind
 
     return {
