@@ -85,7 +85,8 @@ class FinetuneConfig:
             raise ConfigError("need --epochs >= 1 or --max-steps >= 1")
 
 
-def _read_split(dataset: Location, split: str) -> list[dict[str, Any]]:
+def read_split(dataset: Location, split: str) -> list[dict[str, Any]]:
+    """The rows of one split (OUT/dataset/<split>/*.parquet, on any storage); [] if it has none."""
     part = dataset.join(split)
     if not part.files(suffix=".parquet"):
         return []
@@ -103,7 +104,7 @@ def check_inputs(config: FinetuneConfig) -> tuple[Path, list[dict[str, Any]], li
     dataset = Location.parse(config.dataset, option="--dataset").check()  # type: ignore[arg-type]
     if not dataset.is_dir():
         raise DataError(f"dataset {dataset.uri!r} does not exist (build it with `medsyn finetune-data`)")
-    train, val = _read_split(dataset, "train"), _read_split(dataset, "val")
+    train, val = read_split(dataset, "train"), read_split(dataset, "val")
     if not train:
         raise DataError(
             f"dataset {dataset.uri!r} has no training samples (expected {dataset.uri}/train/*.parquet)"

@@ -159,8 +159,8 @@ def loop_config(config: FinetuneConfig, model: str, resume_dir: str | None = Non
     """The training loop's settings from the run's config (what each Ray Train worker receives)."""
     return {
         "model": model,
-        # The samples reach the workers through Ray Data (read from the dataset's storage by Ray
-        # tasks), not inside this config.
+        # Each worker reads the samples from the dataset's storage (not sent inside this config).
+        "dataset": Location.parse(config.dataset, option="--dataset").uri if config.dataset else None,
         "lora_r": config.lora_r,
         "lora_alpha": config.lora_alpha,
         "lora_dropout": config.lora_dropout,

@@ -49,14 +49,6 @@ def dataset_from_notes(config: FinetuneConfig) -> str:
     return dataset.uri
 
 
-def ray_datasets(dataset: str, *, val: bool) -> dict[str, Any]:
-    import ray.data
-
-    root = Location.parse(dataset, option="--dataset")
-    splits = ["train", "val"] if val else ["train"]
-    return {split: ray.data.read_parquet(root.join(split).uri) for split in splits}
-
-
 def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Train a LoRA adapter on Ray Train (or resume from the latest checkpoint) and write OUT/adapter.
 
@@ -80,7 +72,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         >>> summary["adapter"]  # doctest: +SKIP
         'runs/ft/adapter'
     """
-    from ray.train import DataConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     from medsyn.models import check_model, model_fingerprint
@@ -105,10 +97,9 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         ray_train_loop,
         train_loop_config=loop_config(config, model, resume.uri if resume else None),
         scaling_config=ScalingConfig(num_workers=config.num_workers, use_gpu=config.use_gpu),
-        # Every worker reads the whole (small) dataset and takes its own seeded share of each epoch
-        # (epoch_batches): the same batches on every run, so a resumed run continues exactly.
-        datasets=ray_datasets(config.dataset, val=bool(val)),  # type: ignore[arg-type]
-        dataset_config=DataConfig(datasets_to_split=[]),
+        # Every worker reads the whole (small) dataset from its storage and takes its own seeded share
+        # of each epoch (epoch_batches): the same batches on every run, so a resumed run continues
+        # exactly.
         run_config=RunConfig(
             storage_path=storage.uri,
             name=name,
