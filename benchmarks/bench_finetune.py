@@ -5,9 +5,9 @@
 All three run `medsyn.finetune.train_loop` on the same instruction samples (built from the
 first 400 RuMedTop3 training notes), batch 4 per worker, 128 tokens at most. Tokens/s counts the
 tokens of the training batches over the time spent in training steps (start-up excluded; printed
-apart), over all steps and over the second half alone (steady state: the first steps share the cores
-with the end of the Ray Data read and the run's start-up). On a 2-core machine two workers share the
-two cores, so the gain of the second is small.
+apart), over all steps and over the second half alone (steady state, after the run's start-up). Each
+Ray Train worker reads the dataset itself (pyarrow); the loop without Ray is given the same samples.
+On a 2-core machine two workers share the two cores, so the gain of the second is small.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def main() -> None:
     base = config(1, "local")
     model_path, train, val = check_inputs(base)
     # The trainer's own loop settings (the ones run_finetune gives each Ray Train worker), with the
-    # samples passed in directly instead of through Ray Data.
+    # samples passed in directly instead of read by the worker.
     cfg = {**loop_config(base, str(model_path)), "train": train, "val": val}
     ctx = LocalContext(root / "local-ckpt")
     start = time.perf_counter()
