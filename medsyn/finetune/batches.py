@@ -72,6 +72,6 @@ def answer_loss(model: Any, inputs: dict[str, Any]) -> Any:
 
 
 def sorted_samples(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One order for every worker and every run, whatever order Ray Data delivered the rows in."""
+    """One order for every worker and every run, whatever order the Parquet files delivered the rows in."""
     key = ("task", "code", "note_id", "input", "output")
     return sorted(rows, key=lambda r: tuple(str(r.get(k) or "") for k in key))
