@@ -27,7 +27,7 @@ def cpu_seconds() -> dict[int, tuple[float, str, int]]:
             times = p.cpu_times()
             out[p.pid] = (times.user + times.system, " ".join(p.info["cmdline"] or [])[:90], p.num_threads())
         except psutil.Error:
-            pass
+            continue  # the process ended (or is not ours to read) while the table was taken
     return out
 
 
