@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "quality",
         help="quality gates of a generated run directory (language, repetition, length, symptom recall, "
-        "classifier agreement, copying, diversity)",
+        "classifier agreement, copying, diversity, realism)",
         description="Judge a generated set against real notes. Defaults come from the run's run.json.",
     )
     p.add_argument("run_dir", help="a generation run directory (run.json + shards/): a path or a URI")
@@ -48,6 +48,13 @@ def print_gates(gates: dict[str, Any], console: Console) -> None:
         console.print(
             f"length: median {length['median_words']:.0f} words; real notes of these codes "
             f"{length['real_q1_words']:.0f}-{length['real_q3_words']:.0f} (interquartile)"
+        )
+    realism = gates.get("realism") or {}
+    if realism.get("value") is not None:
+        console.print(
+            f"realism: {realism['generated']} notes against {realism['real']} real notes of their codes; "
+            f"words that mark the notes: {', '.join(realism['generated_markers'])}; "
+            f"that mark the real ones: {', '.join(realism['real_markers'])}"
         )
 
 

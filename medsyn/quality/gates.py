@@ -21,6 +21,9 @@ Gates (value over the notes that have text; failed generations are counted apart
   notes against train: 1.4% at 0.8 (repeat visits), 6.4% at 0.7.
 - `diversity`: distinct word 1- and 2-grams over all words, and the near-duplicate share (MinHash 0.8);
   reported, no target.
+- `realism`: the cross-validated AUC of a classifier telling the notes from the real notes of their
+  codes (`medsyn.quality.realism`: 0.5 reads as real, 1.0 is told apart every time), with the word
+  n-grams that give each side away; reported, no target.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from medsyn.quality.realism import realism
 from medsyn.quality.text import tokens
 
 KNOWN_WORDS = 0.7  # a note is in the language when this share of its words is known
@@ -70,7 +74,7 @@ class RealReference:
         from medsyn.quality.classifier import TfidfClassifier
         from medsyn.quality.similarity import NgramIndex
 
-        self.texts, self.codes, self.vocabulary = texts, codes, vocabulary
+        self.texts, self.codes, self.vocabulary, self.seed = texts, codes, vocabulary, seed
         lengths: dict[str, list[int]] = collections.defaultdict(list)
         for text, code in zip(texts, codes, strict=True):
             lengths[code].append(len(tokens(text)))
@@ -187,6 +191,13 @@ def quality_gates(
         value = copy["example"]
     out["copy_rate"] = _gate(value, t.copy_rate, at_most=True) | copy
 
+    if reference is not None:
+        codes = {r["code"] for r in ok}
+        real = [text for text, code in zip(reference.texts, reference.codes, strict=True) if code in codes]
+        out["realism"] = realism([r["text"] for r in ok], real, seed=reference.seed)
+    else:
+        out["realism"] = {"value": None, "reason": "needs the real notes (--notes)"}
+
     unigrams = [w for ws in words for w in ws]
     bigrams = [b for ws in words for b in zip(ws, ws[1:], strict=False)]
     dups = near_duplicates([r["text"] for r in ok]) if ok else []
@@ -215,6 +226,13 @@ def gate_lines(gates: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         g = gates[name]
         verdict = {True: "pass", False: "FAIL", None: "n/a"}[g.get("passed")]
         rows.append((name, fmt(g.get("value")), str(g.get("target", "")), verdict))
+    r = gates.get("realism") or {}  # absent from runs gated before it existed
+    target = "reported: 0.5 reads as real"
+    if r.get("value") is not None:
+        markers = ", ".join(r["generated_markers"][:5])
+        rows.append(("realism", f"AUC {fmt(r['value'])}; giveaways: {markers}", target, ""))
+    else:
+        rows.append(("realism", "-", target, "n/a"))
     d = gates["diversity"]
     rows.append(
         (

@@ -52,9 +52,11 @@ def test_quality_prints_the_gates(tmp_path: Path, capsys: pytest.CaptureFixture[
     gates = json.loads(capsys.readouterr().out)
     assert gates["n"] == 3 and gates["language"]["value"] == pytest.approx(2 / 3)
     assert gates["symptom_recall"]["value"] == pytest.approx(0.5)
+    assert (gates["realism"]["generated"], gates["realism"]["real"]) == (3, 4)  # J06 and M54's real notes
     assert main(["quality", str(run)]) == 0
     table = capsys.readouterr().out
     assert "language" in table and "FAIL" in table and "classifier_agreement" in table
+    assert "realism: 3 notes against 4 real notes" in table
 
 
 def test_not_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -95,7 +95,9 @@ def test_each_gate_counted_by_hand(reference: RealReference) -> None:
     )
     assert g["length"]["value"] == pytest.approx(pct[2])
     assert g["passed"] is False
-    assert [row[0] for row in gate_lines(g)][-1] == "diversity"
+    # Realism: the 5 notes with text against the 8 real notes of their codes (J06 and K29), reported.
+    assert (g["realism"]["generated"], g["realism"]["real"]) == (5, 8) and 0 <= g["realism"]["value"] <= 1
+    assert [row[0] for row in gate_lines(g)][-2:] == ["realism", "diversity"]
 
 
 def test_good_notes_pass_and_without_reference_gates_are_unjudged(reference: RealReference) -> None:
@@ -106,6 +108,7 @@ def test_good_notes_pass_and_without_reference_gates_are_unjudged(reference: Rea
     bare = quality_gates(good, None)
     assert bare["language"]["value"] is None and "--notes" in bare["language"]["reason"]
     assert bare["classifier_agreement"]["value"] is None and bare["passed"] is None
+    assert bare["realism"]["value"] is None and "--notes" in bare["realism"]["reason"]
     assert bare["degenerate"]["value"] == 0.0
 
 
