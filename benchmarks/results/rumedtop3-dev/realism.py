@@ -33,7 +33,8 @@ def main(runs: list[str]) -> None:
         results[run] = gates["realism"] | {"classifier_agreement": gates["classifier_agreement"]["value"]}
     train = reference.texts, reference.codes
     dev = load_notes(DEV)
-    dev_texts = [t for t, c in zip(dev["text"].to_pylist(), dev["code"].to_pylist(), strict=True) if c in codes]
+    pairs = zip(dev["text"].to_pylist(), dev["code"].to_pylist(), strict=True)
+    dev_texts = [text for text, code in pairs if code in codes]
     real = [t for t, c in zip(*train, strict=True) if c in codes]
     results["real dev notes of the same codes (control)"] = realism(dev_texts, real)
     for name, r in results.items():
