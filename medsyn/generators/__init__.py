@@ -30,6 +30,7 @@ class Generator:
     max_tokens: int
     repetition_penalty: float = 1.0
     frequency_penalty: float = 0.0
+    opening_words: int = 0  # the job's default --opening-words with this generator
 
     @property
     def adapter_dir(self) -> Path:

@@ -176,6 +176,8 @@ class GenerateConfig(PlanConfig):
             self.repetition_penalty = generator.repetition_penalty if generator else 1.0
         if self.frequency_penalty is None:
             self.frequency_penalty = generator.frequency_penalty if generator else 0.0
+        if self.opening_words is None:
+            self.opening_words = generator.opening_words if generator else 0
         super().__post_init__()  # choices, ranges, templates
         for name in ("batch_size", "replicas", "shard_rows", "request_concurrency", "threads"):
             value = getattr(self, name)
@@ -378,19 +380,22 @@ def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float,
         }
         return {**row, "sampling_params": sampling}
 
-    def postprocess(row: dict[str, Any]) -> dict[str, Any]:
-        error = row.get("__inference_error__") or None
-        return {
-            **{k: v for k, v in row.items() if not k.startswith("__")},
-            "text": None if error else (row.get("generated_text") or "").strip(),
-            "error": error,
-            "prompt_tokens": row.get("num_input_tokens"),
-            "completion_tokens": row.get("num_generated_tokens"),
-            "latency_s": row.get("time_taken_llm"),
-            "finish_reason": None,
-        }
+    return build_processor(processor_config, preprocess=preprocess, postprocess=vllm_output_row)
 
-    return build_processor(processor_config, preprocess=preprocess, postprocess=postprocess)
+
+def vllm_output_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row out of ray.data.llm's vLLM stage -> the job's columns (a failed row keeps its error)."""
+    error = row.get("__inference_error__") or None
+    text = (row.get("generated_text") or "").strip()
+    return {
+        **{k: v for k, v in row.items() if not k.startswith("__")},
+        "text": None if error else stages.with_opening(row.get("opening"), text),
+        "error": error,
+        "prompt_tokens": row.get("num_input_tokens"),
+        "completion_tokens": row.get("num_generated_tokens"),
+        "latency_s": row.get("time_taken_llm"),
+        "finish_reason": None,
+    }
 
 
 def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:

@@ -15,6 +15,8 @@ NOTES = pa.schema(
         ("sex", pa.string()),
         ("age", pa.int64()),
         ("example_id", pa.string()),
+        ("opening_id", pa.string()),  # opening_words: the real note whose first words open this note
+        ("opening", pa.string()),  # ... those words (the start of `text`; the prompt ends with them)
         ("template_id", pa.string()),
         ("system", pa.string()),
         ("prompt", pa.string()),

@@ -42,11 +42,26 @@ def plan_and_prompt(batch: Any, planner: Planner, with_messages: bool = False) -
             age=out["age"][i],
         )
         systems.append(system)
-        prompts.append(prompt)
+        prompts.append(start_answer(prompt, out["opening"][i]))
     out["system"], out["prompt"] = systems, prompts
     if with_messages and planner.config.form == "chat":
         out["messages"] = [messages(s, p) for s, p in zip(systems, prompts, strict=True)]
     return out
+
+
+def start_answer(prompt: str, opening: str | None) -> str:
+    """A completion prompt that ends with the note's opening words (opening_words), if it has any."""
+    if not opening:
+        return prompt
+    return f"{prompt}{'' if prompt[-1:].isspace() else ' '}{opening}"
+
+
+def with_opening(opening: str | None, text: str | None) -> str | None:
+    """The note: its opening (the words its prompt ended with, opening_words) and the engine's text (which
+    the engines strip), a space between them unless the text goes on with punctuation."""
+    if not opening or text is None:
+        return text
+    return f"{opening}{'' if text[:1] in ',.;:!?)' else ' '}{text}".strip()
 
 
 def to_requests(batch: dict[str, Any], params: SamplingParams, form: str) -> list[Request]:
@@ -74,7 +89,8 @@ class GenerateBatch:
     def __call__(self, batch: Any) -> dict[str, Any]:
         batch = as_columns(batch)
         results = self.engine.generate(to_requests(batch, self.params, self.form))
-        batch["text"] = [r.text for r in results]
+        openings = batch.get("opening") or [None] * len(results)
+        batch["text"] = [with_opening(o, r.text) for o, r in zip(openings, results, strict=True)]
         batch["error"] = [r.error for r in results]
         batch["prompt_tokens"] = [r.prompt_tokens for r in results]
         batch["completion_tokens"] = [r.completion_tokens for r in results]

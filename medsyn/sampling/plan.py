@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -26,7 +27,7 @@ from medsyn.sampling.allocation import allocate, parse_counts
 from medsyn.sampling.rng import row_seeds, uniform
 
 # Streams of a row's randomness (see rng.uniform).
-S_COUNT, S_EXAMPLE, S_SEX, S_AGE, S_TEMPLATE = 0, 1, 2, 3, 4
+S_COUNT, S_EXAMPLE, S_SEX, S_AGE, S_TEMPLATE, S_OPENING = 0, 1, 2, 3, 4, 5
 S_SYMPTOM, S_SHUFFLE = 1_000, 2_000_000
 
 
@@ -60,6 +61,12 @@ class PlanConfig:
     example_max_words: int | None = option(
         None,
         help="pick examples of at most this many words (default: the templates' limit, if any; 0: any)",
+    )
+    opening_words: int | None = option(
+        None,
+        help="completion form: start each note with the first N words of another real note of its code "
+        "(from --notes), so that the notes open as the real ones do, not in the generator's most frequent "
+        "way; the engine writes the rest (default: the generator's, else 0 = off)",
     )
     demographics: bool = option(False, help="sample sex and age for each note")
     age_min: int = option(18, help="youngest sampled age")
@@ -100,6 +107,16 @@ class PlanConfig:
             )
         for name in self.templates:
             get_template(name, self.language, self.form)
+        if self.opening_words is None:
+            self.opening_words = 0
+        if self.opening_words < 0:
+            raise ConfigError(f"opening_words must be >= 0, got {self.opening_words}", option="opening_words")
+        if self.opening_words and self.form != "completion":
+            raise ConfigError(
+                f"opening_words {self.opening_words} needs form completion (a chat prompt cannot start the "
+                f"answer), not {self.form!r}; use --form completion or --opening-words 0",
+                option="opening_words",
+            )
 
 
 @dataclass
@@ -113,6 +130,8 @@ class CodePlan:
     example_ids: list[str] = field(default_factory=list)
     example_texts: list[str] = field(default_factory=list)
     example_mentions: list[np.ndarray] = field(default_factory=list)  # per example: symptoms it mentions
+    opening_ids: list[str] = field(default_factory=list)  # every real note of the code (opening_words)
+    openings: list[str] = field(default_factory=list)  # ... its first opening_words words
 
 
 def _code_symptoms(kg: KGStore, code: str, config: PlanConfig) -> tuple[list[str], np.ndarray]:
@@ -158,6 +177,8 @@ class Planner:
         symptoms: list[list[str]] = [[] for _ in rows]
         example_ids: list[str | None] = [None] * len(rows)
         example_texts: list[str | None] = [None] * len(rows)
+        opening_ids: list[str | None] = [None] * len(rows)
+        openings: list[str | None] = [None] * len(rows)
         for ci in np.unique(code_idx):
             cp, powers = self.codes[ci], self._powers[ci]
             where = np.nonzero(code_idx == ci)[0]
@@ -188,6 +209,11 @@ class Planner:
                 for j, r in enumerate(where.tolist()):
                     example_ids[r] = cp.example_ids[picks[j]]
                     example_texts[r] = cp.example_texts[picks[j]]
+            if cp.openings:
+                draws = uniform(s[:, 0], S_OPENING)
+                for j, r in enumerate(where.tolist()):
+                    pick = _opening_pick(cp.opening_ids, example_ids[r], float(draws[j]))
+                    opening_ids[r], openings[r] = cp.opening_ids[pick], cp.openings[pick]
         template_pick = np.floor(uniform(seeds, S_TEMPLATE) * len(cfg.templates)).astype(np.int64)
         templates = []
         for r in range(len(rows)):
@@ -215,9 +241,24 @@ class Planner:
             "age": ages,
             "example_id": example_ids,
             "example_text": example_texts,
+            "opening_id": opening_ids,
+            "opening": openings,
             "template_id": templates,
             "seed": (seeds >> np.uint64(1)).astype(np.int64).tolist(),
         }
+
+
+def _opening_pick(ids: list[str], example_id: str | None, u: float) -> int:
+    """Index of the note whose opening a row gets: uniform over the code's notes other than its example
+    (the example itself where it is the only one)."""
+    skip = ids.index(example_id) if example_id in ids and len(ids) > 1 else None
+    pick = math.floor(u * (len(ids) - (skip is not None)))
+    return pick + 1 if skip is not None and pick >= skip else pick
+
+
+def opening(text: str, words: int) -> str:
+    """The first `words` words of a note."""
+    return " ".join(text.split()[:words])
 
 
 def _example_max_words(config: PlanConfig) -> int:
@@ -261,10 +302,12 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
     )
     per_code, skipped = [], {}
     cap = _example_max_words(config)
-    by_code: dict[str, list[int]] = {}
+    by_code: dict[str, list[int]] = {}  # the examples of each code: its notes within the length cap
+    every_by_code: dict[str, list[int]] = {}  # all its notes (their openings)
     for i, c in enumerate(note_codes):
         if not cap or len(note_texts[i].split()) <= cap:
             by_code.setdefault(c, []).append(i)
+        every_by_code.setdefault(c, []).append(i)
     for code in codes:
         names, weights = _code_symptoms(kg, code, config)
         if not names:
@@ -277,6 +320,7 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
             continue
         idx = by_code.get(code, []) if config.examples == "same_code" else []
         texts = [note_texts[i] for i in idx]
+        every = every_by_code.get(code, []) if config.opening_words else []
         per_code.append(
             CodePlan(
                 code=code,
@@ -286,6 +330,8 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
                 example_ids=[note_ids[i] for i in idx],
                 example_texts=texts,
                 example_mentions=_mentioned(texts, names) if config.symptom_source == "example" else [],
+                opening_ids=[note_ids[i] for i in every],
+                openings=[opening(note_texts[i], config.opening_words or 0) for i in every],
             )
         )
     if not per_code:
@@ -328,9 +374,13 @@ def plan_fingerprint(config: PlanConfig, codes: list[CodePlan]) -> str:
     settings = asdict(config)
     if settings.get("symptom_source") == "kg":  # the default: absent, as in plans made before the option
         del settings["symptom_source"]
+    if not settings.get("opening_words"):  # likewise
+        settings.pop("opening_words", None)
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for c in codes:
         h.update(json.dumps([c.code, c.title, c.symptoms, c.weights.tolist(), c.example_ids]).encode())
+        if c.opening_ids:
+            h.update(json.dumps([c.opening_ids, c.openings], ensure_ascii=False).encode())
         for text in c.example_texts:
             h.update(hashlib.sha1(text.encode()).digest())
     return h.hexdigest()

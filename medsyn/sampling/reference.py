@@ -10,7 +10,15 @@ import math
 from typing import Any
 
 from medsyn.prompts import get_template
-from medsyn.sampling.plan import S_COUNT, S_EXAMPLE, S_SHUFFLE, S_SYMPTOM, S_TEMPLATE, Planner
+from medsyn.sampling.plan import (
+    S_COUNT,
+    S_EXAMPLE,
+    S_OPENING,
+    S_SHUFFLE,
+    S_SYMPTOM,
+    S_TEMPLATE,
+    Planner,
+)
 
 M64 = (1 << 64) - 1
 
@@ -28,7 +36,7 @@ def uniform(seed: int, stream: int) -> float:
 
 
 def plan_row(planner: Planner, row: int) -> dict[str, Any]:
-    """One row's code, symptoms, example and template."""
+    """One row's code, symptoms, example, opening and template."""
     cfg = planner.config
     seed = mix(mix(cfg.seed & M64) ^ mix(row))
     ci = next(i for i, c in enumerate(planner.cumulative.tolist()) if row < c)
@@ -43,6 +51,11 @@ def plan_row(planner: Planner, row: int) -> dict[str, Any]:
     if code.example_ids:
         pick = math.floor(uniform(seed, S_EXAMPLE) * len(code.example_ids))
         example_id, example_text = code.example_ids[pick], code.example_texts[pick]
+    opening_id = opening = None
+    if code.opening_ids:
+        others = [i for i in code.opening_ids if i != example_id] or code.opening_ids
+        chosen_id = others[math.floor(uniform(seed, S_OPENING) * len(others))]
+        opening_id, opening = chosen_id, code.openings[code.opening_ids.index(chosen_id)]
     template = get_template(
         cfg.templates[math.floor(uniform(seed, S_TEMPLATE) * len(cfg.templates))], cfg.language, cfg.form
     )
@@ -54,6 +67,8 @@ def plan_row(planner: Planner, row: int) -> dict[str, Any]:
         "symptoms": [code.symptoms[j] for j in chosen],
         "example_id": example_id,
         "example_text": example_text,
+        "opening_id": opening_id,
+        "opening": opening,
         "template_id": template.id,
         "seed": seed >> 1,
     }

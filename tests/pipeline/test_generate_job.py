@@ -130,6 +130,29 @@ def test_penalties_reach_the_engine_and_bind_a_resumed_run(
             run_generate(_config(out, notes_file, frequency_penalty=0.6, **kw), progress=False)
 
 
+def test_openings_end_the_prompts_and_start_the_notes(ray_local, notes_file: Path, tmp_path: Path) -> None:
+    """--opening-words 2: the engine sees each prompt end with the first two words of another real note of
+    its code, and the note (engine text) starts with them; the rows record which note gave them."""
+    out = tmp_path / "notes"
+    with FakeOpenAI() as server:
+        kw = dict(engine="openai", model="fake-model", base_url=server.base_url, n=9, max_tokens=64)
+        summary = run_generate(
+            _config(out, notes_file, form="completion", opening_words=2, **kw), progress=False
+        )
+        sent = [b["prompt"] for b in server.bodies]
+    assert summary["notes"] == 9 and summary["failed"] == 0
+    first_words = {n["idx"]: " ".join(n["symptoms"].split()[:2]) for n in NOTES}
+    rows = _read(out)
+    with_notes = [r for r in rows if r["code"] in ("J06", "M54")]
+    assert with_notes and all(r["opening"] == first_words[r["opening_id"]] for r in with_notes)
+    assert all(r["opening_id"] != r["example_id"] for r in with_notes if r["code"] == "J06")
+    for r in with_notes:
+        assert r["prompt"] in sent and r["prompt"].endswith("стиле): " + r["opening"])
+        assert r["text"].startswith(r["opening"] + " echo[")  # the fake server echoes what it was sent
+    assert all(r["opening"] is None for r in rows if r["code"] == "I10")  # no real note of I10
+    assert json.loads((out / "run.json").read_text())["config"]["opening_words"] == 2
+
+
 def test_resume_after_the_job_is_killed(ray_local, notes_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "notes"
     with FakeOpenAI(delay=0.25) as server:

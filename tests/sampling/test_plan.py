@@ -168,6 +168,42 @@ def test_symptoms_from_what_the_example_mentions(demo: KGStore) -> None:
         _config(symptom_source="notes")
 
 
+def test_openings_come_from_another_real_note_of_the_code(demo: KGStore) -> None:
+    """opening_words N: each row starts with the first N words of a real note of its code other than its
+    example (the example itself where the code has no other note); off by default, and then the plan and
+    its fingerprint are those of a plan made before the option."""
+    off = build_planner(demo, NOTES, _config(form="completion"))
+    assert off.plan(np.arange(300))["opening"] == [None] * 300
+    planner = build_planner(demo, NOTES, _config(form="completion", opening_words=2))
+    assert planner.fingerprint != off.fingerprint
+    plan = planner.plan(np.arange(300))
+    openings = {
+        n: " ".join(t.split()[:2])
+        for n, t in zip(NOTES["note_id"].to_pylist(), NOTES["text"].to_pylist(), strict=True)
+    }
+    for code, example_id, opening_id, opening in zip(
+        plan["code"], plan["example_id"], plan["opening_id"], plan["opening"], strict=True
+    ):
+        if code == "J06":  # two notes: the one that is not the example
+            assert {example_id, opening_id} == {"n1", "n2"}
+        elif code == "M54":  # one note: its own example
+            assert example_id == opening_id == "n3"
+        else:  # I10 has no real note: no opening
+            assert opening_id is None and opening is None
+            continue
+        assert opening == openings[opening_id]
+    assert {e for e in plan["example_id"] if e} == {"n1", "n2", "n3"}  # the rest of the plan is unchanged
+    same = ("code", "symptoms", "example_id", "template_id", "seed")
+    assert all(plan[k] == off.plan(np.arange(300))[k] for k in same)
+
+
+def test_openings_need_the_completion_form(demo: KGStore) -> None:
+    with pytest.raises(MedsynError, match="opening_words 1 needs form completion .*not 'chat'"):
+        _config(opening_words=1)
+    with pytest.raises(MedsynError, match="opening_words must be >= 0, got -1"):
+        _config(form="completion", opening_words=-1)
+
+
 def test_codes_default_to_the_notes_codes(demo: KGStore) -> None:
     planner = build_planner(demo, NOTES, PlanConfig(n=4))
     assert planner.allocation() == {"J06": 2, "M54": 2}
@@ -213,7 +249,11 @@ def test_code_without_symptoms_is_skipped_or_fails(demo: KGStore) -> None:
 def test_vectorised_plan_equals_the_one_row_reference(demo: KGStore) -> None:
     from medsyn.sampling.reference import plan_row
 
-    planner = build_planner(demo, NOTES, _config(templates=["paper_main", "baseline_title"], n=200))
+    planner = build_planner(
+        demo,
+        NOTES,
+        _config(templates=["paper_main", "baseline_title"], n=200, form="completion", opening_words=1),
+    )
     rows = np.arange(planner.total)
     plan = planner.plan(rows)
     for i in rows.tolist():
