@@ -32,6 +32,7 @@ from medsyn.models import DEFAULT_MODEL, check_adapter, check_model, merged_mode
 from medsyn.notes import load_notes
 from medsyn.pipeline import stages
 from medsyn.pipeline.rundir import RunDir
+from medsyn.prompts import with_opening
 from medsyn.quality.scores import COPY_THRESHOLD
 from medsyn.ray_env import (  # noqa: F401 (init_ray, local_ray_env: re-exported)
     check_output,
@@ -389,7 +390,7 @@ def vllm_output_row(row: dict[str, Any]) -> dict[str, Any]:
     text = (row.get("generated_text") or "").strip()
     return {
         **{k: v for k, v in row.items() if not k.startswith("__")},
-        "text": None if error else stages.with_opening(row.get("opening"), text),
+        "text": None if error else with_opening(row.get("opening"), text),
         "error": error,
         "prompt_tokens": row.get("num_input_tokens"),
         "completion_tokens": row.get("num_generated_tokens"),

@@ -14,7 +14,7 @@ import pyarrow as pa
 from medsyn.engines import Engine, Request, SamplingParams, make_engine
 from medsyn.pipeline import rundir
 from medsyn.pipeline.schema import NOTES
-from medsyn.prompts import messages, render, template_by_id
+from medsyn.prompts import messages, render, start_answer, template_by_id, with_opening
 from medsyn.quality.scores import score_note
 from medsyn.sampling.plan import Planner
 from medsyn.storage import Location
@@ -47,21 +47,6 @@ def plan_and_prompt(batch: Any, planner: Planner, with_messages: bool = False) -
     if with_messages and planner.config.form == "chat":
         out["messages"] = [messages(s, p) for s, p in zip(systems, prompts, strict=True)]
     return out
-
-
-def start_answer(prompt: str, opening: str | None) -> str:
-    """A completion prompt that ends with the note's opening words (opening_words), if it has any."""
-    if not opening:
-        return prompt
-    return f"{prompt}{'' if prompt[-1:].isspace() else ' '}{opening}"
-
-
-def with_opening(opening: str | None, text: str | None) -> str | None:
-    """The note: its opening (the words its prompt ended with, opening_words) and the engine's text (which
-    the engines strip), a space between them unless the text goes on with punctuation."""
-    if not opening or text is None:
-        return text
-    return f"{opening}{'' if text[:1] in ',.;:!?)' else ' '}{text}".strip()
 
 
 def to_requests(batch: dict[str, Any], params: SamplingParams, form: str) -> list[Request]:

@@ -118,3 +118,18 @@ def render(
 def messages(system: str | None, prompt: str) -> list[dict[str, str]]:
     """Chat messages for a rendered prompt."""
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+
+
+def start_answer(prompt: str, opening: str | None) -> str:
+    """A completion prompt that ends with the note's opening words (opening_words), if it has any."""
+    if not opening:
+        return prompt
+    return f"{prompt}{'' if prompt[-1:].isspace() else ' '}{opening}"
+
+
+def with_opening(opening: str | None, text: str | None) -> str | None:
+    """The note: its opening (the words its prompt ended with, opening_words) and the engine's text (which
+    the engines strip), a space between them unless the text goes on with punctuation."""
+    if not opening or text is None:
+        return text
+    return f"{opening}{'' if text[:1] in ',.;:!?)' else ' '}{text}".strip()

@@ -54,6 +54,11 @@ class ServeConfig:
         None,
         help="/v1/notes: frequency penalty of requests that give none (default: the generator's, else 0)",
     )
+    notes_opening_words: int | None = option(
+        None,
+        help="/v1/notes, form completion: notes start with the first N words of another real note of their "
+        "code (from --notes) for requests that give none (default: the generator's, else 0)",
+    )
     max_model_len: int = option(2048, help="context length of the generator (prompt + max_tokens)")
     max_tokens_limit: int = option(1024, help="largest max_tokens a request may ask for")
     default_max_tokens: int = option(256, help="max_tokens when a request gives none")
@@ -102,7 +107,7 @@ class ServeConfig:
                 self.notes_model = self.notes_model or f"{self.served_name}:{generator.language}"
                 self.notes_template = self.notes_template or generator.template
                 self.notes_form = self.notes_form or generator.form
-                for name in ("temperature", "top_p", "frequency_penalty"):
+                for name in ("temperature", "top_p", "frequency_penalty", "opening_words"):
                     if getattr(self, f"notes_{name}") is None:
                         setattr(self, f"notes_{name}", getattr(generator, name))
         self.notes_template = self.notes_template or "paper_main"
@@ -110,7 +115,14 @@ class ServeConfig:
         self.notes_temperature = 0.8 if self.notes_temperature is None else self.notes_temperature
         self.notes_top_p = 0.95 if self.notes_top_p is None else self.notes_top_p
         self.notes_frequency_penalty = self.notes_frequency_penalty or 0.0
+        self.notes_opening_words = self.notes_opening_words or 0
         check_choices(self)
+        if self.notes_opening_words < 0 or (self.notes_opening_words and self.notes_form != "completion"):
+            raise ConfigError(
+                f"notes_opening_words {self.notes_opening_words} needs a count >= 0 and notes_form "
+                f"completion (notes_form is {self.notes_form!r}); use --notes-opening-words 0",
+                option="notes_opening_words",
+            )
         if not 1 <= self.default_max_tokens <= self.max_tokens_limit:
             raise ConfigError(
                 f"need 1 <= default_max_tokens <= max_tokens_limit, got {self.default_max_tokens} "

@@ -19,6 +19,7 @@ from ray.serve.llm.ingress import OpenAiIngress
 from starlette.responses import JSONResponse, Response
 
 from medsyn.errors import ConfigError
+from medsyn.prompts import with_opening
 from medsyn.quality.scores import score_note
 from medsyn.serving.auth import openai_error
 from medsyn.serving.config import ServeConfig
@@ -171,6 +172,7 @@ class MedsynIngress(OpenAiIngress):
                 language=s.language,
                 default_template=s.notes_template or "paper_main",
                 form=s.notes_form or "chat",
+                opening_words=s.notes_opening_words or 0,
             )
         except ConfigError as exc:  # a bad request value; option is the request field
             return openai_error(400, str(exc), param=exc.option, code="invalid_value")
@@ -247,7 +249,9 @@ class MedsynIngress(OpenAiIngress):
             out["error"] = getattr(error, "message", None) or "no response from the generator"
             return out
         choice = first.choices[0]
-        text = (choice.message.content if chat else choice.text) or ""
+        text = (
+            with_opening(note.get("opening"), (choice.message.content if chat else choice.text) or "") or ""
+        )
         scores = score_note(text, note["symptoms"], note["example_text"])
         out.update(
             text=text,

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from medsyn.errors import ConfigError
 from medsyn.kg.store import KGStore
-from medsyn.prompts import get_template, messages, render, template_by_id
+from medsyn.prompts import get_template, messages, render, start_answer, template_by_id
 from medsyn.sampling.plan import PlanConfig, build_planner
 
 
@@ -38,6 +38,13 @@ class NotesRequest(BaseModel):
     top_p: float | None = Field(None, gt=0.0, le=1.0, description="default: the server's")
     frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="default: the server's")
     max_tokens: int | None = Field(None, ge=1)
+    opening_words: int | None = Field(
+        None,
+        ge=0,
+        le=20,
+        description="form completion: start each note with the first N words of another real note of its "
+        "code (default: the server's)",
+    )
     seed: int | None = Field(None, ge=0, description="plan and sampling seed (random if absent)")
 
 
@@ -82,6 +89,7 @@ REQUEST_FIELDS = {
     "min_symptoms": "min_symptoms",
     "max_symptoms": "max_symptoms",
     "symptoms": "symptoms",
+    "opening_words": "opening_words",
 }
 
 
@@ -93,9 +101,11 @@ def plan_notes(
     language: str,
     default_template: str = "paper_main",
     form: str = "chat",
+    opening_words: int = 0,
 ) -> list[dict[str, Any]]:
     """The planned notes of a request, each with its chat `messages` (form chat) or its `prompt` (form
-    completion); `default_template` is used when the request names none.
+    completion, ending with the note's `opening`); `default_template` and `opening_words` are used when
+    the request gives none.
 
     Raises:
         ConfigError: a bad request value; its `option` is the request field (see REQUEST_FIELDS).
@@ -124,8 +134,9 @@ def plan_notes(
             min_symptoms=req.min_symptoms,
             max_symptoms=max(req.min_symptoms, req.max_symptoms),
             on_missing_symptoms="skip" if req.symptoms else "fail",
+            opening_words=req.opening_words if req.opening_words is not None else opening_words,
         )
-        planner = build_planner(kg, notes if use_examples else None, config)
+        planner = build_planner(kg, notes if use_examples or config.opening_words else None, config)
     except ConfigError as exc:
         raise ConfigError(str(exc), option=REQUEST_FIELDS.get(exc.option or "")) from exc
     plan = planner.plan(np.arange(planner.total))
@@ -159,7 +170,16 @@ def plan_notes(
                 "example_text": example,
                 "template_id": template.id,
                 "seed": plan["seed"][i],
-                **({"messages": messages(system, prompt)} if form == "chat" else {"prompt": prompt}),
+                **(
+                    {"opening_id": plan["opening_id"][i], "opening": plan["opening"][i]}
+                    if plan["opening"][i]
+                    else {}
+                ),
+                **(
+                    {"messages": messages(system, prompt)}
+                    if form == "chat"
+                    else {"prompt": start_answer(prompt, plan["opening"][i])}
+                ),
             }
         )
     return out

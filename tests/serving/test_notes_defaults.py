@@ -21,11 +21,13 @@ def test_russian_notes_default_to_the_shipped_generator() -> None:
         shipped.top_p,
         shipped.frequency_penalty,
     )
+    assert ru.notes_opening_words == shipped.opening_words
     assert shipped.frequency_penalty > 0 and shipped.temperature != 0.8
     en = ServeConfig(language="en")
     assert (en.model, en.adapters, en.notes_model) == ("smollm2-135m-instruct", [], None)
     assert (en.notes_template, en.notes_form) == ("paper_main", "chat")
     assert (en.notes_temperature, en.notes_top_p, en.notes_frequency_penalty) == (0.8, 0.95, 0.0)
+    assert en.notes_opening_words == 0
     # A model of one's own: no shipped adapter is added.
     own = ServeConfig(model="/models/mine", adapters=["ft=/runs/ft/adapter"])
     assert own.adapters == ["ft=/runs/ft/adapter"] and own.notes_model is None
@@ -66,3 +68,36 @@ def test_the_notes_index_plans_like_every_note(real_data_dir) -> None:  # type: 
     assert [n["example_id"] for n in fast] == [n["example_id"] for n in full]
     assert any(n["example_id"] for n in fast) and fast == full
     assert index.for_codes(["Z99"]).num_rows == 0 and NotesIndex(None).for_codes(["J06"]) is None
+
+
+def test_openings_in_completion_prompts_only() -> None:
+    """opening_words (the request's, else the server's): a completion prompt ends with the first words of
+    another real note of the code; a chat prompt cannot, and says so by the field's name."""
+    import pyarrow as pa
+    import pytest
+
+    from medsyn.errors import ConfigError
+
+    kg = open_kg("demo")
+    notes = pa.table(
+        {"note_id": ["a", "b"], "code": ["J06", "J06"], "text": ["Насморк и кашель.", "Боль в горле, жар."]}
+    )
+    request = NotesRequest(codes=["J06"], n=4, seed=5, opening_words=2)
+    planned = plan_notes(
+        kg, notes, request, language="ru", default_template="instruction_note_example", form="completion"
+    )
+    first_two = {"a": "Насморк и", "b": "Боль в"}
+    for note in planned:
+        assert {note["example_id"], note["opening_id"]} == {"a", "b"}
+        assert note["opening"] == first_two[note["opening_id"]]
+        assert note["prompt"].endswith("### Ответ:\n" + note["opening"])
+    server_default = plan_notes(
+        kg, notes, NotesRequest(codes=["J06"], seed=5), language="ru",
+        default_template="instruction_note_example", form="completion", opening_words=1,
+    )  # fmt: skip
+    assert server_default[0]["opening"] in {"Насморк", "Боль"}
+    with pytest.raises(ConfigError, match="opening_words 2 needs form completion") as err:
+        plan_notes(kg, notes, request, language="ru")
+    assert err.value.option == "opening_words"  # the 400's param
+    with pytest.raises(ConfigError, match="notes_opening_words 1 needs .* completion"):
+        ServeConfig(language="en", notes_opening_words=1)

@@ -237,6 +237,8 @@ def test_bad_input_gets_the_right_4xx(server: dict[str, Any]) -> None:
     assert template["param"] == "template" and "paper_main" in template["message"]
     assert _error(_post(server, "/notes", {"codes": ["J06"], "symptoms": [" "]}), 400)["param"] == "symptoms"
     assert _error(_post(server, "/notes", {"codes": ["J06"], "model": "gpt-9"}), 404)["param"] == "model"
+    opening = _error(_post(server, "/notes", {"codes": ["J06"], "opening_words": 1}), 400)  # a chat server
+    assert opening["param"] == "opening_words" and "needs form completion" in opening["message"]
 
 
 def test_auth_on_then_off(server: dict[str, Any]) -> None:
