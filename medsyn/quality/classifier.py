@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from medsyn.config import option
+from medsyn.config import check_choices, option
 from medsyn.errors import DataError, MedsynError
 
 
@@ -27,6 +27,14 @@ class TfidfConfig:
     word_ngram_max: int = option(2, help="tfidf: longest word n-gram")
     min_df: int = option(1, help="tfidf: drop n-grams seen in fewer training notes")
     c: float = option(0.5, help="tfidf: inverse regularisation strength of the linear SVM")
+    class_weight: Literal["none", "balanced"] = option(
+        "none",
+        help="tfidf: none (RuMedBench's baseline) or balanced: each code's errors weigh inversely to its "
+        "number of training notes, so that a code with few notes is not drowned by the frequent ones",
+    )
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 class TfidfClassifier:
@@ -69,7 +77,14 @@ class TfidfClassifier:
                 ),
             ]
         )
-        self._pipeline = make_pipeline(features, LinearSVC(C=c.c, random_state=self.seed))
+        self._pipeline = make_pipeline(
+            features,
+            LinearSVC(
+                C=c.c,
+                class_weight="balanced" if c.class_weight == "balanced" else None,
+                random_state=self.seed,
+            ),
+        )
         self._pipeline.fit(list(texts), list(codes))
         self.classes = [str(x) for x in self._pipeline.classes_]
         return self
