@@ -78,7 +78,8 @@ def main() -> None:
     args = parser.parse_args()
     import ray
 
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False)
+    # A Ray of its own, never a running one (nor a stale /tmp/ray/ray_current_cluster).
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False)
     from ray.data import DataContext
 
     DataContext.get_current().enable_progress_bars = False

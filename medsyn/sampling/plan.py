@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -132,6 +131,7 @@ class CodePlan:
     example_mentions: list[np.ndarray] = field(default_factory=list)  # per example: symptoms it mentions
     opening_ids: list[str] = field(default_factory=list)  # every real note of the code (opening_words)
     openings: list[str] = field(default_factory=list)  # ... its first opening_words words
+    example_openings: list[int] = field(default_factory=list)  # per example: its index in opening_ids
 
 
 def _code_symptoms(kg: KGStore, code: str, config: PlanConfig) -> tuple[list[str], np.ndarray]:
@@ -209,11 +209,15 @@ class Planner:
                 for j, r in enumerate(where.tolist()):
                     example_ids[r] = cp.example_ids[picks[j]]
                     example_texts[r] = cp.example_texts[picks[j]]
-            if cp.openings:
-                draws = uniform(s[:, 0], S_OPENING)
+            if cp.openings:  # uniform over the code's notes but the row's example (unless it is the only one)
+                n, u = len(cp.openings), uniform(s[:, 0], S_OPENING)
+                if cp.example_openings and n > 1:
+                    pick = np.floor(u * (n - 1)).astype(np.int64)
+                    pick += pick >= np.asarray(cp.example_openings, dtype=np.int64)[picks]
+                else:
+                    pick = np.floor(u * n).astype(np.int64)
                 for j, r in enumerate(where.tolist()):
-                    pick = _opening_pick(cp.opening_ids, example_ids[r], float(draws[j]))
-                    opening_ids[r], openings[r] = cp.opening_ids[pick], cp.openings[pick]
+                    opening_ids[r], openings[r] = cp.opening_ids[pick[j]], cp.openings[pick[j]]
         template_pick = np.floor(uniform(seeds, S_TEMPLATE) * len(cfg.templates)).astype(np.int64)
         templates = []
         for r in range(len(rows)):
@@ -246,14 +250,6 @@ class Planner:
             "template_id": templates,
             "seed": (seeds >> np.uint64(1)).astype(np.int64).tolist(),
         }
-
-
-def _opening_pick(ids: list[str], example_id: str | None, u: float) -> int:
-    """Index of the note whose opening a row gets: uniform over the code's notes other than its example
-    (the example itself where it is the only one)."""
-    skip = ids.index(example_id) if example_id in ids and len(ids) > 1 else None
-    pick = math.floor(u * (len(ids) - (skip is not None)))
-    return pick + 1 if skip is not None and pick >= skip else pick
 
 
 def opening(text: str, words: int) -> str:
@@ -321,6 +317,7 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
         idx = by_code.get(code, []) if config.examples == "same_code" else []
         texts = [note_texts[i] for i in idx]
         every = every_by_code.get(code, []) if config.opening_words else []
+        position = {note: k for k, note in enumerate(every)}
         per_code.append(
             CodePlan(
                 code=code,
@@ -332,6 +329,7 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
                 example_mentions=_mentioned(texts, names) if config.symptom_source == "example" else [],
                 opening_ids=[note_ids[i] for i in every],
                 openings=[opening(note_texts[i], config.opening_words or 0) for i in every],
+                example_openings=[position[i] for i in idx] if every else [],
             )
         )
     if not per_code:
