@@ -26,6 +26,7 @@ COLUMNS = (
     "example_similarity",
     "example_containment",
     "copied_example",
+    "opening",
     "error",
     "engine",
 )

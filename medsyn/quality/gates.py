@@ -14,7 +14,9 @@ Gates (value over the notes that have text; failed generations are counted apart
   0.5 means typical length, and the gate wants it inside the interquartile range [0.25, 0.75].
 - `symptom_recall`: mean share of the sampled symptoms the note mentions.
 - `classifier_agreement`: share of notes whose code a TF-IDF classifier trained on the real notes ranks
-  in its top 3 (notes of codes it never saw are not judged).
+  in its top 3 (notes of codes it never saw are not judged). A note that opens with words borrowed from a
+  real note (`--opening-words`) is judged on its own words, the opening cut off: the borrowed words are
+  the real note's, not the generator's (the whole note's share is reported beside, as `whole_note`).
 - `copy_rate`: share of notes that copy their example (5-gram containment >= the run's threshold) or any
   real note (5-gram Jaccard with the nearest real note >= `COPY_JACCARD`: near-identical; short notes
   share stock phrases with real ones, so containment would flag ordinary wording). Real RuMedTop3 dev
@@ -90,6 +92,24 @@ class RealReference:
         return cls(texts, [str(c) for c in notes["code"].to_pylist()], vocabulary, seed=seed)
 
 
+def own_words(text: str, opening: str | None) -> str:
+    """The generator's words of a note: its text without the real opening it was given (if any)."""
+    if opening and text.startswith(opening):
+        return text[len(opening) :].strip()
+    return text
+
+
+def _in_top_k(classifier: Any, texts: list[str], codes: list[int]) -> list[bool]:
+    """Whether each text's code (class index) is among the classifier's TOP_K; an empty text never is."""
+    if not texts:
+        return []
+    scores = classifier.scores(texts)
+    return [
+        bool(text.strip()) and int(np.sum(s > s[code])) < TOP_K
+        for text, s, code in zip(texts, scores, codes, strict=True)
+    ]
+
+
 def _gate(value: float | None, target: float, *, at_most: bool = False) -> dict[str, Any]:
     passed = None if value is None else (value <= target if at_most else value >= target)
     return {"value": value, "target": f"{'<=' if at_most else '>='} {target}", "passed": passed}
@@ -106,7 +126,7 @@ def quality_gates(
     targets: GateTargets | None = None,
 ) -> dict[str, Any]:
     """The gates of a generated set (columns text, code, and where present symptom_recall,
-    copied_example, error). Gates that need the real notes are None without a `reference`."""
+    copied_example, opening, error). Gates that need the real notes are None without a `reference`."""
     from medsyn.quality.similarity import near_duplicates
 
     t = targets or GateTargets()
@@ -164,17 +184,21 @@ def quality_gates(
     if reference is not None and reference.classifier is not None:
         clf = reference.classifier
         index = {c: i for i, c in enumerate(clf.classes)}
-        judged = [i for i, r in enumerate(ok) if r["code"] in index]
-        agree: list[bool] = []
-        if judged:
-            scores = clf.scores([ok[i]["text"] for i in judged])
-            for row, i in enumerate(judged):
-                s = scores[row]
-                agree.append(int(np.sum(s > s[index[ok[i]["code"]]])) < TOP_K)
+        judged = [ok[i] for i, r in enumerate(ok) if r["code"] in index]
+        classes = [index[r["code"]] for r in judged]
+        own = [own_words(r["text"], r.get("opening")) for r in judged]
+        agree = _in_top_k(clf, own, classes)
         out["classifier_agreement"] = _gate(_share(agree), t.classifier_agreement) | {
             "judged": len(judged),
             "top_k": TOP_K,
         }
+        with_opening = sum(bool(r.get("opening")) for r in judged)
+        if with_opening:
+            whole = _in_top_k(clf, [r["text"] for r in judged], classes)
+            out["classifier_agreement"] |= {
+                "judged_on": f"own words: the borrowed opening cut off in {with_opening} notes",
+                "whole_note": _share(whole),
+            }
     else:
         out["classifier_agreement"] = _gate(None, t.classifier_agreement) | {
             "reason": "needs real notes of 2+ codes"
@@ -272,7 +296,7 @@ def run_gates(
     shares and means, and the driver's memory stays flat in the number of notes)."""
     from medsyn.pipeline.rundir import RunDir
 
-    columns = ["row", "code", "text", "symptom_recall", "copied_example", "error"]
+    columns = ["row", "code", "text", "symptom_recall", "copied_example", "opening", "error"]
     table = RunDir(run_dir).read(columns)
     if table.num_rows > sample:
         pick = np.sort(np.random.default_rng(seed).choice(table.num_rows, size=sample, replace=False))

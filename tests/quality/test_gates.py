@@ -112,6 +112,26 @@ def test_good_notes_pass_and_without_reference_gates_are_unjudged(reference: Rea
     assert bare["degenerate"]["value"] == 0.0
 
 
+def test_a_borrowed_opening_does_not_count_towards_agreement(reference: RealReference) -> None:
+    """A note opened with a real note's words (--opening-words) is judged on its own words: a note that
+    is nothing but the borrowed opening agrees as a whole note (the words are a real K29 note's) and not
+    on its own words (it has none)."""
+    opening = "Изжога и отрыжка кислым"
+    notes = pa.table(
+        {
+            "code": ["K29", "K29"],
+            "text": [f"{opening}, {GOOD_K29}", opening],
+            "opening": [opening, opening],
+        }
+    )
+    agreement = quality_gates(notes, reference)["classifier_agreement"]
+    assert agreement["whole_note"] == 1.0
+    assert agreement["value"] == 0.5 and agreement["judged"] == 2
+    assert "own words" in agreement["judged_on"]
+    # Without openings, nothing changes: no second figure.
+    assert "whole_note" not in quality_gates(notes.drop(["opening"]), reference)["classifier_agreement"]
+
+
 def test_degenerate_and_real_notes() -> None:
     assert is_degenerate(tokens(LOOP))
     assert not is_degenerate(tokens(GOOD_J06))
