@@ -32,47 +32,56 @@ def _port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster(ray_local, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    import ray
     from ray.cluster_utils import Cluster
 
     base = tmp_path_factory.mktemp("nodes")
     (base / "shared").mkdir()
     (base / "private").mkdir()
     temp_dir = tempfile.mkdtemp(prefix="rmn-", dir="/tmp")  # short: Ray's socket paths must fit
-    head = Cluster(
-        initialize_head=True,
-        connect=False,
-        head_node_args=dict(
-            num_cpus=0,
-            node_ip_address="127.0.0.1",
-            gcs_server_port=_port(),
-            include_dashboard=False,
-            dashboard_agent_listen_port=_port(),
-            temp_dir=temp_dir,
-        ),
-    )
-    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # keep 127.0.0.1 as the address
-    launch = (
-        f"mount -t tmpfs medsyn-node2 {base / 'private'} && "
-        f"exec {sys.executable} {ROOT / 'tests/ray_node.py'} --address {head.address} --num-cpus 2 "
-        f"--resources '{{\"node2\": 1}}' --agent-port {_port()}"
-    )
-    node2 = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", launch],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert _joined(head.address, env), "the second node did not join within 120 s"
-        assert node2.poll() is None, "the second node stopped (unshare and mount need root)"
-        yield {"address": head.address, "env": env, "shared": base / "shared", "private": base / "private"}
-    finally:
-        os.killpg(node2.pid, signal.SIGTERM)
-        node2.wait(timeout=60)
-        head.shutdown()
-        ray._private.utils.write_ray_address(ray.get_runtime_context().gcs_address)  # the suite's Ray again
+    with pytest.MonkeyPatch.context() as mp:
+        # Cluster records its address as the machine's "current cluster" (<RAY_TMPDIR>/ray/
+        # ray_current_cluster; /tmp/ray, which a fresh machine lacks, by default): keep it in the test's
+        # own directory, where it neither fails nor outlives the test.
+        os.makedirs(os.path.join(temp_dir, "ray"))
+        mp.setenv("RAY_TMPDIR", temp_dir)
+        head = Cluster(
+            initialize_head=True,
+            connect=False,
+            head_node_args=dict(
+                num_cpus=0,
+                node_ip_address="127.0.0.1",
+                gcs_server_port=_port(),
+                include_dashboard=False,
+                dashboard_agent_listen_port=_port(),
+                temp_dir=temp_dir,
+            ),
+        )
+        env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # keep 127.0.0.1 as the address
+        launch = (
+            f"mount -t tmpfs medsyn-node2 {base / 'private'} && "
+            f"exec {sys.executable} {ROOT / 'tests/ray_node.py'} --address {head.address} --num-cpus 2 "
+            f"--resources '{{\"node2\": 1}}' --agent-port {_port()}"
+        )
+        node2 = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", launch],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert _joined(head.address, env), "the second node did not join within 120 s"
+            assert node2.poll() is None, "the second node stopped (unshare and mount need root)"
+            yield {
+                "address": head.address,
+                "env": env,
+                "shared": base / "shared",
+                "private": base / "private",
+            }
+        finally:
+            os.killpg(node2.pid, signal.SIGTERM)
+            node2.wait(timeout=60)
+            head.shutdown()
 
 
 def _joined(address: str, env: dict[str, str]) -> bool:
