@@ -12,7 +12,10 @@ Configuration names (`LABEL` is the synthetic set's label, `synthetic` when ther
   codes in the same numbers as the synthetic notes added: the control that separates a real gain from
   mere volume;
 - `real-oot` and `real-oot+LABEL`: the paper's out-of-training setting: the real notes of some codes
-  (`oot_codes`) are removed, then synthetic notes are the only notes of those codes.
+  (`oot_codes`) are removed, then synthetic notes are the only notes of those codes;
+  `real-oot+LABEL:rare` adds the synthetic notes of every code that is rare without the OOT codes' real
+  notes (the OOT codes and the rare codes), as a user upsampling a set that lacks some codes would: then
+  the synthetic notes are not the OOT codes' alone, and their style does not single those codes out.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def default_configs(labels: list[str]) -> list[str]:
             suffix = "" if rule == "all" else f":{rule}"
             names += [f"real+{label}{suffix}", f"real+replicated({label}){suffix}"]
     names.append("real-oot")
-    names += [f"real-oot+{label}" for label in labels]
+    names += [f"real-oot+{label}{rule}" for label in labels for rule in ("", ":rare")]
     return names
 
 
@@ -125,7 +128,16 @@ class _Builder:
             ["real"] * len(idx),
         )
 
-    def synthetic_rows(self, label: str, rule: str, *, only: set[str] | None = None) -> list[int]:
+    def synthetic_rows(
+        self,
+        label: str,
+        rule: str,
+        *,
+        only: set[str] | None = None,
+        dropped: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> list[int]:
+        """The synthetic rows a rule adds (of the codes in `only`, if given), counting the real notes of
+        the base set (`dropped`: codes whose real notes it lacks)."""
         table = self.synthetic[label]
         codes = table["code"].to_pylist()
         by_code: dict[str, list[int]] = defaultdict(list)
@@ -134,7 +146,7 @@ class _Builder:
                 by_code[c].append(i)
         rows: list[int] = []
         for code, idx in sorted(by_code.items()):
-            n_real = len(self.real_by_code.get(code, []))
+            n_real = 0 if code in dropped else len(self.real_by_code.get(code, []))
             if rule == "rare" and n_real >= self.rare_below:
                 continue
             if rule == "target":
@@ -196,8 +208,16 @@ class _Builder:
         if mix == "real+":
             return self.add_synthetic(self.real(), name, label, self.synthetic_rows(label, rule))
         if mix == "real-oot+":
-            base = self.real(drop=set(self.oot))
-            return self.add_synthetic(base, name, label, self.synthetic_rows(label, rule, only=set(self.oot)))
+            oot = set(self.oot)
+            if rule == "target":
+                raise ConfigError(
+                    f"configuration {name!r}: real-oot+ takes rule rare or none (valid: real-oot+{label}, "
+                    f"real-oot+{label}:rare)",
+                    option="configs",
+                )
+            only = None if rule == "rare" else oot
+            rows = self.synthetic_rows(label, rule, only=only, dropped=oot)
+            return self.add_synthetic(self.real(drop=oot), name, label, rows)
         empty = TrainingSet(name, [], [], [], [])
         return self.add_synthetic(empty, name, label, self.synthetic_rows(label, rule))
 

@@ -36,6 +36,8 @@ EXPECTED = {
     "real+replicated(synthetic):target": (13, {"real": 9, "replicated": 4}),
     "real-oot": (6, {"real": 6}),  # A00's 3 real notes removed
     "real-oot+synthetic": (8, {"real": 6, "synthetic": 2}),  # + A00's 2 synthetic notes only
+    # + the synthetic notes of the codes rare without A00's real notes: A00 (0 real now), B00 and D00.
+    "real-oot+synthetic:rare": (14, {"real": 6, "synthetic": 8}),
 }
 
 
@@ -84,6 +86,8 @@ def test_unknown_configuration_names_the_valid_ones() -> None:
         MedsynError, match=r"unknown training configuration 'real\+synthetic:often'.*real-oot"
     ):
         training_sets(REAL, {"synthetic": SYN}, UpsampleConfig(configs=["real+synthetic:often"]))
+    with pytest.raises(MedsynError, match=r"real-oot\+ takes rule rare or none"):
+        training_sets(REAL, {"synthetic": SYN}, UpsampleConfig(configs=["real-oot+synthetic:target"]))
     with pytest.raises(MedsynError, match="names synthetic set 'gpt4'; sets: synthetic"):
         training_sets(REAL, {"synthetic": SYN}, UpsampleConfig(configs=["real+gpt4"]))
 
