@@ -14,8 +14,8 @@ Configuration names (`LABEL` is the synthetic set's label, `synthetic` when ther
 - `real-oot` and `real-oot+LABEL`: the paper's out-of-training setting: the real notes of some codes
   (`oot_codes`) are removed, then synthetic notes are the only notes of those codes;
   `real-oot+LABEL:rare` adds the synthetic notes of every code that is rare without the OOT codes' real
-  notes (the OOT codes and the rare codes), as a user upsampling a set that lacks some codes would: then
-  the synthetic notes are not the OOT codes' alone, and their style does not single those codes out.
+  notes (the OOT codes and the rare codes), as a user upsampling a set that lacks some codes would, so
+  the OOT codes are not the only ones taught by synthetic notes.
 """
 
 from __future__ import annotations

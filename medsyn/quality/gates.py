@@ -99,14 +99,15 @@ def own_words(text: str, opening: str | None) -> str:
     return text
 
 
-def _in_top_k(classifier: Any, texts: list[str], codes: list[int]) -> list[bool]:
-    """Whether each text's code (class index) is among the classifier's TOP_K; an empty text never is."""
+def _in_top_k(classifier: Any, texts: list[str], classes: list[int]) -> list[bool]:
+    """Whether each text's class (an index into `classifier.classes`) is among the classifier's TOP_K;
+    an empty text never is."""
     if not texts:
         return []
     scores = classifier.scores(texts)
     return [
-        bool(text.strip()) and int(np.sum(s > s[code])) < TOP_K
-        for text, s, code in zip(texts, scores, codes, strict=True)
+        bool(text.strip()) and int(np.sum(s > s[c])) < TOP_K
+        for text, s, c in zip(texts, scores, classes, strict=True)
     ]
 
 
@@ -184,7 +185,7 @@ def quality_gates(
     if reference is not None and reference.classifier is not None:
         clf = reference.classifier
         index = {c: i for i, c in enumerate(clf.classes)}
-        judged = [ok[i] for i, r in enumerate(ok) if r["code"] in index]
+        judged = [r for r in ok if r["code"] in index]
         classes = [index[r["code"]] for r in judged]
         own = [own_words(r["text"], r.get("opening")) for r in judged]
         agree = _in_top_k(clf, own, classes)
