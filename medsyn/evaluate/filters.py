@@ -4,7 +4,8 @@
 
 Filters, in order (the ones named in `FilterConfig.filters` run; `failed` always does):
 - failed: the generation failed or gave an empty text;
-- symptom_recall: the paper's first side: the note mentions too few of its sampled symptoms;
+- symptom_recall: the paper's first side: the note mentions too few of its sampled symptoms (with
+  `recall_keep_per_code`, each code keeps at least that many notes, its best by recall);
 - example_similarity: the paper's second side: the note is too unlike its source example in style
   (character 5-gram Jaccard; the paper used BERTScore precision > 0.70);
 - copy_example: the note copies its example (5-gram containment in the example >= the bound);
@@ -17,12 +18,14 @@ Only real *training* notes are ever consulted.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import pyarrow as pa
 
 from medsyn.config import check_choices, option
+from medsyn.errors import ConfigError
 from medsyn.quality.similarity import NgramIndex, near_duplicates
 
 Filter = Literal[
@@ -45,6 +48,11 @@ class FilterConfig:
         help="filters to apply to synthetic notes ('failed' always runs)",
     )
     min_symptom_recall: float = option(0.65, help="symptom_recall: least share of sampled symptoms mentioned")
+    recall_keep_per_code: int = option(
+        0,
+        help="symptom_recall: keep at least this many notes of each code, its best by recall, even below "
+        "min_symptom_recall (a code whose MKG symptoms its notes rarely voice is not emptied); 0: off",
+    )
     min_example_similarity: float = option(
         0.05, help="example_similarity: least 5-gram Jaccard with the example"
     )
@@ -63,6 +71,11 @@ class FilterConfig:
 
     def __post_init__(self) -> None:
         check_choices(self)
+        if self.recall_keep_per_code < 0:
+            raise ConfigError(
+                f"--recall-keep-per-code must be >= 0 (0: off), got {self.recall_keep_per_code}",
+                option="recall_keep_per_code",
+            )
 
 
 @dataclass
@@ -118,7 +131,9 @@ def apply_filters(
         if name == "symptom_recall":
             recall = _col(synthetic, "symptom_recall")
             t = config.min_symptom_recall
-            record(name, t, [i for i in rows if recall[i] is not None and recall[i] < t])
+            low = [i for i in rows if recall[i] is not None and recall[i] < t]
+            rescued = _best_per_code(rows, low, codes, recall, config.recall_keep_per_code)
+            record(name, t, [i for i in low if i not in rescued], kept_below=len(rescued))
         elif name == "example_similarity":
             sim = _col(synthetic, "example_similarity")
             t = config.min_example_similarity
@@ -143,6 +158,22 @@ def apply_filters(
             record(name, config.disagreement_top_k, bad, unjudged=unjudged)
     kept = synthetic.filter(pa.array([r is None for r in reasons]))
     return FilterResult(kept=kept, reasons=reasons, funnel=funnel)
+
+
+def _best_per_code(
+    rows: list[int], low: list[int], codes: list[Any], recall: list[Any], keep: int
+) -> set[int]:
+    """Of the `low` rows, those that top each code up to `keep` notes: its best by recall (then row)."""
+    if keep <= 0 or not low:
+        return set()
+    lows = set(low)
+    have = Counter(codes[i] for i in rows if i not in lows)
+    rescued: set[int] = set()
+    for i in sorted(low, key=lambda i: (-recall[i], i)):
+        if have[codes[i]] < keep:
+            have[codes[i]] += 1
+            rescued.add(i)
+    return rescued
 
 
 def _disagreement(

@@ -138,8 +138,9 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for step in f["funnel"]:
             if step["enabled"]:
+                below = f" ({step['kept_below']} kept below it)" if step.get("kept_below") else ""
                 lines.append(
-                    f"| {step['filter']} | {_blank(step.get('threshold'))} | {step['removed']} "
+                    f"| {step['filter']} | {_blank(step.get('threshold'))}{below} | {step['removed']} "
                     f"| {step['remaining']} |"
                 )
             else:

@@ -88,6 +88,14 @@ def test_small_run_writes_the_report(inputs: dict[str, str], capsys: pytest.Capt
     assert main(_args(inputs)) == 2
     assert "is not empty; pass --overwrite" in capsys.readouterr().err
     assert main([*_args(inputs), "--overwrite"]) == 0
+    # Each code keeps its best note even below the recall bound: I10's s3 comes back, and the report says so.
+    assert main([*_args(inputs), "--overwrite", "--recall-keep-per-code", "1"]) == 0
+    report = json.loads((Path(inputs["out"]) / "report.json").read_text())
+    assert report["filters"]["synthetic"]["kept"] == 3
+    assert (
+        "| symptom_recall | 0.65 (1 kept below it) | 0 | 3 |"
+        in (Path(inputs["out"]) / "report.md").read_text()
+    )
 
 
 @pytest.mark.parametrize(
