@@ -35,7 +35,7 @@ from medsyn.evaluate.metrics import (
 from medsyn.evaluate.privacy import PrivacyConfig, privacy_check
 from medsyn.evaluate.synthetic import read_synthetic
 from medsyn.evaluate.transformer import TransformerClassifier, TransformerConfig
-from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, training_sets
+from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, check_configs, training_sets
 from medsyn.notes import load_notes
 from medsyn.quality.gates import RealReference, quality_gates
 from medsyn.storage import Location, staged_dir
@@ -234,6 +234,7 @@ def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, 
     )
     if len(set(labels)) != len(labels):
         raise ConfigError(f"synthetic sets need distinct directory names, got {labels}")
+    check_configs(config.upsample.configs, labels)  # before --out is touched
     with staged_dir(_prepare_out(config), last="report.json") as out:
         return _experiment(config, train, test, labels, out, started)
 

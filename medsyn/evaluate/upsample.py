@@ -87,6 +87,33 @@ def default_configs(labels: list[str]) -> list[str]:
     return names
 
 
+def check_configs(names: list[str], labels: list[str]) -> None:
+    """Refuse, naming it and what is valid, a configuration name these synthetic sets (`labels`) do not
+    allow: called before any work is done or any output written."""
+    for name in names:
+        m = _NAME.match(name)
+        rule = (m.group("rule") if m else None) or "all"
+        label = (m.group("rep") or m.group("set")) if m else None
+        if not m or rule not in RULES or (label is None and name not in ("real", "real-oot")):
+            raise ConfigError(
+                f"unknown training configuration {name!r}; valid: {', '.join(default_configs(labels))}",
+                option="configs",
+            )
+        if label is None:
+            continue
+        if label not in labels:
+            raise ConfigError(
+                f"configuration {name!r} names synthetic set {label!r}; sets: {', '.join(labels)}",
+                option="configs",
+            )
+        if m.group("mix") == "real-oot+" and rule == "target":
+            raise ConfigError(
+                f"configuration {name!r}: real-oot+ takes rule rare or none (valid: real-oot+{label}, "
+                f"real-oot+{label}:rare)",
+                option="configs",
+            )
+
+
 def pick_oot_codes(config: UpsampleConfig, synthetic: dict[str, pa.Table], real_codes: set[str]) -> list[str]:
     """The out-of-training codes: `oot_codes`, else a draw keyed by `oot_seed` alone, so every training
     seed of a run removes (and scores) the same codes."""
@@ -184,12 +211,10 @@ class _Builder:
         return out
 
     def build(self, name: str) -> TrainingSet:
+        check_configs([name], list(self.synthetic))
         m = _NAME.match(name)
-        rule = (m.group("rule") if m else None) or "all"
-        if not m or rule not in RULES:
-            raise ConfigError(
-                f"unknown training configuration {name!r}; valid: {', '.join(self.valid())}", option="configs"
-            )
+        assert m is not None
+        rule = m.group("rule") or "all"
         if name == "real":
             return self.real()
         if name == "real-oot":
@@ -197,11 +222,6 @@ class _Builder:
             out.name = name
             return out
         label = m.group("rep") or m.group("set")
-        if label not in self.synthetic:
-            raise ConfigError(
-                f"configuration {name!r} names synthetic set {label!r}; sets: {', '.join(self.synthetic)}",
-                option="configs",
-            )
         if m.group("rep"):
             return self.add_replicas(self.real(), name, label, self.synthetic_rows(label, rule))
         mix = m.group("mix")
@@ -209,12 +229,6 @@ class _Builder:
             return self.add_synthetic(self.real(), name, label, self.synthetic_rows(label, rule))
         if mix == "real-oot+":
             oot = set(self.oot)
-            if rule == "target":
-                raise ConfigError(
-                    f"configuration {name!r}: real-oot+ takes rule rare or none (valid: real-oot+{label}, "
-                    f"real-oot+{label}:rare)",
-                    option="configs",
-                )
             only = None if rule == "rare" else oot
             rows = self.synthetic_rows(label, rule, only=only, dropped=oot)
             return self.add_synthetic(self.real(drop=oot), name, label, rows)

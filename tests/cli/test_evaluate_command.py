@@ -181,3 +181,13 @@ def test_sections_take_flat_and_dotted_flags_and_flat_or_nested_yaml(tmp_path: P
     bad.write_text("train: a\ntest: b\nout: c\nupsample: {rare_blow: 3}\n")
     with pytest.raises(MedsynError, match="unknown config option 'rare_blow'"):
         from_args(EvaluateConfig, build_parser().parse_args(["evaluate", "--config", str(bad)]))
+
+
+def test_a_bad_configuration_is_refused_before_out_is_touched(
+    inputs: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "never"
+    for name in ("real-oot+synthetic:target", "real:rare", "real+gpt4"):
+        assert main(_args(inputs | {"out": str(out)}, configs=name)) == 2
+        assert name in capsys.readouterr().err
+        assert not out.exists()
