@@ -250,7 +250,10 @@ def gate_lines(gates: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for name in GATES:
         g = gates[name]
         verdict = {True: "pass", False: "FAIL", None: "n/a"}[g.get("passed")]
-        rows.append((name, fmt(g.get("value")), str(g.get("target", "")), verdict))
+        value = fmt(g.get("value"))
+        if g.get("whole_note") is not None:  # agreement judged without borrowed openings
+            value += f" (own words; whole note {fmt(g['whole_note'])})"
+        rows.append((name, value, str(g.get("target", "")), verdict))
     r = gates.get("realism") or {}  # absent from runs gated before it existed
     target = "reported: 0.5 reads as real"
     if r.get("value") is not None:

@@ -124,8 +124,12 @@ def test_a_borrowed_opening_does_not_count_towards_agreement(reference: RealRefe
             "opening": [opening, opening],
         }
     )
-    agreement = quality_gates(notes, reference)["classifier_agreement"]
+    gates = quality_gates(notes, reference)
+    agreement = gates["classifier_agreement"]
     assert agreement["whole_note"] == 1.0
+    assert ("classifier_agreement", "0.500 (own words; whole note 1.000)") in [
+        r[:2] for r in gate_lines(gates)
+    ]
     assert agreement["value"] == 0.5 and agreement["judged"] == 2
     assert "own words" in agreement["judged_on"]
     # Without openings, nothing changes: no second figure.
