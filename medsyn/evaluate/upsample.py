@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -161,7 +162,7 @@ class _Builder:
         rule: str,
         *,
         only: set[str] | None = None,
-        dropped: set[str] = frozenset(),  # type: ignore[assignment]
+        dropped: Collection[str] = (),
     ) -> list[int]:
         """The synthetic rows a rule adds (of the codes in `only`, if given), counting the real notes of
         the base set (`dropped`: codes whose real notes it lacks)."""
