@@ -50,8 +50,9 @@ class FilterConfig:
     min_symptom_recall: float = option(0.65, help="symptom_recall: least share of sampled symptoms mentioned")
     recall_keep_per_code: int = option(
         0,
-        help="symptom_recall: keep at least this many notes of each code, its best by recall, even below "
-        "min_symptom_recall (a code whose MKG symptoms its notes rarely voice is not emptied); 0: off",
+        help="symptom_recall: keep up to this many notes of each code, its best by recall, even below "
+        "min_symptom_recall (a code whose MKG symptoms its notes rarely voice is not emptied; a note that "
+        "mentions none of them never is kept); 0: off",
     )
     min_example_similarity: float = option(
         0.05, help="example_similarity: least 5-gram Jaccard with the example"
@@ -163,13 +164,14 @@ def apply_filters(
 def _best_per_code(
     rows: list[int], low: list[int], codes: list[Any], recall: list[Any], keep: int
 ) -> set[int]:
-    """Of the `low` rows, those that top each code up to `keep` notes: its best by recall (then row)."""
+    """Of the `low` rows, those that top each code up to `keep` notes: its best by recall (then row).
+    A note that mentions none of its symptoms (recall 0) is never kept: nothing ties it to its code."""
     if keep <= 0 or not low:
         return set()
     lows = set(low)
     have = Counter(codes[i] for i in rows if i not in lows)
     rescued: set[int] = set()
-    for i in sorted(low, key=lambda i: (-recall[i], i)):
+    for i in sorted((i for i in low if recall[i] > 0), key=lambda i: (-recall[i], i)):
         if have[codes[i]] < keep:
             have[codes[i]] += 1
             rescued.add(i)

@@ -66,8 +66,9 @@ def test_switched_off_filters_keep_their_notes() -> None:
 
 def test_recall_keep_per_code_keeps_each_codes_best_notes() -> None:
     # A00: every note below 0.65; B00: one above. Keep 2 per code: A00 keeps its best two (0.5, 0.3),
-    # B00 its one above plus its best below (0.2 ties with 0.2 of a later row: the earlier row goes first).
-    rows = [("A00", 0.1), ("A00", 0.5), ("A00", 0.3), ("B00", 0.9), ("B00", 0.2), ("B00", 0.2)]
+    # B00 its one above plus its best below (0.2 ties with 0.2 of a later row: the earlier row goes first);
+    # C00's only note mentions none of its symptoms: never kept.
+    rows = [("A00", 0.1), ("A00", 0.5), ("A00", 0.3), ("B00", 0.9), ("B00", 0.2), ("B00", 0.2), ("C00", 0.0)]
     table = pa.table(
         {
             "note_id": [f"n{i}" for i in range(len(rows))],
@@ -81,7 +82,7 @@ def test_recall_keep_per_code_keeps_each_codes_best_notes() -> None:
     kept = apply_filters(table, REAL, FilterConfig(filters=["symptom_recall"], recall_keep_per_code=2))
     assert kept.kept["note_id"].to_pylist() == ["n1", "n2", "n3", "n4"]
     step = next(s for s in kept.funnel if s["filter"] == "symptom_recall")
-    assert (step["removed"], step["kept_below"]) == (2, 3)
+    assert (step["removed"], step["kept_below"]) == (3, 3)
     with pytest.raises(MedsynError, match="--recall-keep-per-code must be >= 0"):
         FilterConfig(recall_keep_per_code=-1)
 
