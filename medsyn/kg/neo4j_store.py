@@ -70,10 +70,15 @@ def is_neo4j_uri(spec: object) -> bool:
 
 @dataclass(frozen=True)
 class Neo4jSettings:
+    """Where the KG lives in Neo4j and how long a write may keep retrying."""
+
     uri: str
     user: str = "neo4j"
     password: str | None = None
     database: str | None = None
+    retry_seconds: float = 30.0
+    """Seconds a managed transaction keeps retrying after a lost connection or a transient error before
+    the load fails (the driver's `max_transaction_retry_time`)."""
 
     @classmethod
     def from_env(cls, uri: str | None = None, **overrides: Any) -> Neo4jSettings:
@@ -98,7 +103,11 @@ def connect(settings: Neo4jSettings) -> Any:
 
     auth = (settings.user, settings.password) if settings.password is not None else None
     driver = neo4j.GraphDatabase.driver(
-        settings.uri, auth=auth, connection_timeout=10, notifications_min_severity="OFF"
+        settings.uri,
+        auth=auth,
+        connection_timeout=10,
+        max_transaction_retry_time=settings.retry_seconds,
+        notifications_min_severity="OFF",
     )
     try:
         driver.verify_connectivity()

@@ -130,7 +130,8 @@ def test_restart_mid_load_converges_and_empty_database_is_explained(
     run = Path(tempfile.mkdtemp(prefix="neo4j-r-", dir="/tmp"))
     env = neo4j_server_helper.start(run, password="restart-pw")
     port = int(env["NEO4J_URI"].rsplit(":", 1)[1])
-    settings = Neo4jSettings(uri=env["NEO4J_URI"], password="restart-pw")
+    # The cut-off load gives up 1 s after the crash (the driver retries for 30 s by default).
+    settings = Neo4jSettings(uri=env["NEO4J_URI"], password="restart-pw", retry_seconds=1.0)
     try:
         with pytest.raises(
             KGNotFoundError, match="holds no complete medsyn KG; load one with `medsyn kg push"
