@@ -98,3 +98,12 @@ class Engine(ABC):
 def error_results(requests: list[Request], exc: BaseException) -> list[Result]:
     message = f"{type(exc).__name__}: {exc}"
     return [Result(r.id, None, error=message) for r in requests]
+
+
+def set_torch_threads(threads: int) -> None:
+    """Set the threads torch computes on in this process, also after a vLLM engine ran here (vLLM's CPU
+    worker replaces `torch.set_num_threads` with a no-op for the whole process; its original stays in
+    `torch._C`)."""
+    import torch
+
+    torch._C.set_num_threads(threads)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medsyn.engines.base import Engine, Request, Result, error_results
+from medsyn.engines.base import Engine, Request, Result, error_results, set_torch_threads
 from medsyn.engines.hf_sampling import generate_kwargs
 from medsyn.errors import ConfigError
 from medsyn.models import check_adapter, resolve_model, with_bos
@@ -31,7 +31,7 @@ class HFEngine(Engine):
         import torch
 
         if threads:
-            torch.set_num_threads(threads)  # Ray workers start with OMP_NUM_THREADS=1
+            set_torch_threads(threads)  # Ray workers start with OMP_NUM_THREADS=1
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.model = str(model)

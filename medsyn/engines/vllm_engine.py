@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medsyn.engines.base import Engine, Request, Result, error_results
+from medsyn.engines.base import Engine, Request, Result, error_results, set_torch_threads
 from medsyn.models import cache_dir, check_adapter, resolve_model
 
 
@@ -86,9 +86,7 @@ class VLLMEngine(Engine):
                 # Ray actor (OMP_NUM_THREADS=1) only vLLM's own worker process gets every core for OpenMP.
                 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
                 if threads:
-                    import torch
-
-                    torch.set_num_threads(threads)  # before vLLM's CPU worker locks the thread count
+                    set_torch_threads(threads)  # before vLLM's CPU worker binds its threads
         from vllm import LLM
 
         path = resolve_model(model)

@@ -25,6 +25,9 @@ def test_vllm_greedy_matches_transformers(default_model: Path) -> None:
             # One process on the CPU: the model computes on the threads asked for, not on every core.
             assert torch.get_num_threads() == 1
             got, again, long_out = _generate(vllm, requests)
+        # After vLLM ran in this process, torch.set_num_threads is a no-op: medsyn's engines still set theirs.
+        with make_engine("hf", str(default_model), threads=2):
+            assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads = set_threads
         torch.set_num_threads(before)
