@@ -73,6 +73,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--replace", action="store_true", help="delete the medsyn graph there first")
     p.add_argument("--batch-size", type=int, default=5000, help="rows per write transaction (default: 5000)")
+    p.add_argument(
+        "--retry-seconds",
+        type=float,
+        default=30.0,
+        help="how long a write keeps retrying while the server is unreachable or busy (default: 30)",
+    )
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("pull", help="export a KG from Neo4j into a KG directory")
@@ -196,7 +202,11 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    settings = Neo4jSettings.from_env(args.neo4j, user=args.user, database=args.database)
+    if args.retry_seconds < 0:
+        raise ConfigError(f"--retry-seconds must be >= 0 (0: no retry), got {args.retry_seconds:g}")
+    settings = Neo4jSettings.from_env(
+        args.neo4j, user=args.user, database=args.database, retry_seconds=args.retry_seconds
+    )
     store = open_kg(args.kg_dir)
     start = time.perf_counter()
     counts = push(store.tables(), settings, replace=args.replace, batch_size=args.batch_size)

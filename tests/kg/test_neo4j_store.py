@@ -110,6 +110,8 @@ def test_cli_push_pull_stats_show(
     assert "close codes: M54" in capsys.readouterr().err
     assert main(["kg", "pull", "--neo4j", settings.uri, "--out", str(tmp_path / "kg")]) == 2
     assert "already exists" in capsys.readouterr().err
+    assert main(["kg", "push", "demo", "--neo4j", settings.uri, "--retry-seconds", "-1"]) == 2
+    assert "--retry-seconds must be >= 0 (0: no retry), got -1" in capsys.readouterr().err
 
 
 def test_server_down_and_wrong_credentials(settings: Neo4jSettings) -> None:
