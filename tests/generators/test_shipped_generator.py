@@ -22,14 +22,14 @@ from medsyn.notes import load_notes
 pytestmark = pytest.mark.integration
 SHIPPED = GENERATORS["gemma3-270m-ru"]
 # What the test changes in the shipped config to retrain a few steps quickly.
-# (The in-run validation pass takes 32 of the 303 val samples: the test measures the loss itself below.)
+# (The in-run validation pass takes 8 of the 303 val samples: the test measures the loss itself below.)
 OVERRIDES = {
     "max_steps": 6,
     "batch_size": 4,
     "checkpoint_every": 6,
     "warmup_steps": 0,
     "learning_rate": 1e-3,
-    "val_max_samples": 32,
+    "val_max_samples": 8,
 }
 
 
