@@ -18,6 +18,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,9 @@ def _convert_packaged(name: str) -> Path:
     # Gemma needs <bos> before every prompt (without it the model degenerates); the saved tokenizer
     # then adds it wherever special tokens are added (transformers, vLLM).
     extra = {"add_bos_token": True} if name == GEMMA else {}
-    tokenizer = AutoTokenizer.from_pretrained(str(package), gguf_file=gguf_file, **extra)
-    gguf_model = AutoModelForCausalLM.from_pretrained(str(package), gguf_file=gguf_file)
+    with _one_gguf_reader():
+        tokenizer = AutoTokenizer.from_pretrained(str(package), gguf_file=gguf_file, **extra)
+        gguf_model = AutoModelForCausalLM.from_pretrained(str(package), gguf_file=gguf_file)
     config = gguf_model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # save_pretrained refuses a GGUF-quantized config
@@ -99,6 +101,29 @@ def _convert_packaged(name: str) -> Path:
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(gguf_model.state_dict())
     return _save_dir(out, model, tokenizer)
+
+
+@contextlib.contextmanager
+def _one_gguf_reader() -> Iterator[None]:
+    """Parse each GGUF file once while converting: transformers opens a new `gguf.GGUFReader` for the
+    tokenizer, the config and the weights, and parsing Gemma 3's 262k-token vocabulary takes about 15 s
+    each time on 2 cores (the whole conversion: 59 s -> 42 s). The readers are only read from."""
+    import gguf
+
+    original = gguf.GGUFReader
+    readers: dict[tuple[str, str], Any] = {}
+
+    def reader(path: str | os.PathLike[str], mode: str = "r") -> Any:
+        key = (os.fspath(path), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)  # type: ignore[arg-type]
+        return readers[key]
+
+    gguf.GGUFReader = reader  # type: ignore[misc,assignment]
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original  # type: ignore[misc]
 
 
 def _save_dir(out: Path, model: Any, tokenizer: Any) -> Path:

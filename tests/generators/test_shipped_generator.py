@@ -35,7 +35,7 @@ OVERRIDES = {
 
 @pytest.fixture(scope="module")
 def gemma() -> Path:
-    return resolve_model(GEMMA)  # converted once into the cache (about 100 s the first time)
+    return resolve_model(GEMMA)  # converted once into the cache (about 40 s the first time)
 
 
 def _val_losses(model: Path, adapters: dict[str, Path], dataset: Path) -> dict[str, float]:
