@@ -18,6 +18,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,20 @@ def check_model(name_or_path: str | Path) -> str:
     return str(resolve_model(name).absolute())
 
 
+_CONVERTING = threading.Lock()
+
+
 def _convert_packaged(name: str) -> Path:
     out = cache_dir() / "models" / name
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
         return out
+    with _CONVERTING:  # one conversion at a time per process (threads of one actor): see _one_gguf_reader
+        if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
+            return out
+        return _convert(name, out)
+
+
+def _convert(name: str, out: Path) -> Path:
     package, gguf_file = _gguf(name)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -107,7 +118,8 @@ def _convert_packaged(name: str) -> Path:
 def _one_gguf_reader() -> Iterator[None]:
     """Parse each GGUF file once while converting: transformers opens a new `gguf.GGUFReader` for the
     tokenizer, the config and the weights, and parsing Gemma 3's 262k-token vocabulary takes about 15 s
-    each time on 2 cores (the whole conversion: 59 s -> 42 s). The readers are only read from."""
+    each time on 2 cores (the whole conversion: 59 s -> 42 s). The readers are only read from. It patches
+    the `gguf` module for the duration: callers hold `_CONVERTING`, so two threads never nest it."""
     import gguf
 
     original = gguf.GGUFReader
