@@ -87,12 +87,14 @@ _CONVERTING = threading.Lock()
 
 def _convert_packaged(name: str) -> Path:
     out = cache_dir() / "models" / name
-    if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
+    if _converted(out):
         return out
     with _CONVERTING:  # one conversion at a time per process (threads of one actor): see _one_gguf_reader
-        if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
-            return out
-        return _convert(name, out)
+        return out if _converted(out) else _convert(name, out)
+
+
+def _converted(out: Path) -> bool:
+    return (out / "config.json").is_file() and (out / "model.safetensors").is_file()
 
 
 def _convert(name: str, out: Path) -> Path:
