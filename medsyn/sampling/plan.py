@@ -53,6 +53,12 @@ class PlanConfig:
         "example note mentions (as in the generator's training prompts), the MKG edges where it mentions "
         "fewer than min_symptoms",
     )
+    symptom_weights: Literal["kg", "notes"] = option(
+        "kg",
+        help="kg: sample symptoms by their MKG edge weights; notes: by how many real notes of the code "
+        "(--notes) mention each, the MKG weights counting as one more note (codes without notes: the MKG "
+        "weights), so that noisy edges no real note of the code mentions are drawn rarely",
+    )
     include_subcodes: bool = option(True, help="a category may draw symptoms from its subcodes")
     examples: Literal["same_code", "none"] = option(
         "same_code", help="example note per row: same_code (from --notes) or none"
@@ -299,13 +305,17 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
     per_code, skipped = [], {}
     cap = _example_max_words(config)
     by_code: dict[str, list[int]] = {}  # the examples of each code: its notes within the length cap
-    every_by_code: dict[str, list[int]] = {}  # all its notes (their openings)
+    every_by_code: dict[str, list[int]] = {}  # all its notes (openings, symptom weights)
     for i, c in enumerate(note_codes):
         if not cap or len(note_texts[i].split()) <= cap:
             by_code.setdefault(c, []).append(i)
         every_by_code.setdefault(c, []).append(i)
     for code in codes:
         names, weights = _code_symptoms(kg, code, config)
+        if config.symptom_weights == "notes" and names:
+            weights = _weights_from_notes(
+                weights, [note_texts[i] for i in every_by_code.get(code, [])], names
+            )
         if not names:
             reason = f"no {config.language} symptoms in the KG"
             if config.on_missing_symptoms == "fail":
@@ -354,6 +364,16 @@ def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Pl
     return Planner(config, per_code, [counts[c] for c in kept], skipped, fingerprint)
 
 
+def _weights_from_notes(kg_weights: np.ndarray, texts: list[str], symptoms: list[str]) -> np.ndarray:
+    """Per symptom: the real notes that mention it, plus its share of the MKG weights (one note's worth)."""
+    prior = (
+        kg_weights / kg_weights.sum() if kg_weights.sum() > 0 else np.full(len(symptoms), 1 / len(symptoms))
+    )
+    if not texts:
+        return prior
+    return np.sum(_mentioned(texts, symptoms), axis=0) + prior
+
+
 def _mentioned(texts: list[str], symptoms: list[str]) -> list[np.ndarray]:
     """For each text, which of `symptoms` it mentions (the symptom-recall matcher)."""
     from medsyn.quality.scores import mentions
@@ -372,6 +392,8 @@ def plan_fingerprint(config: PlanConfig, codes: list[CodePlan]) -> str:
     settings = asdict(config)
     if settings.get("symptom_source") == "kg":  # the default: absent, as in plans made before the option
         del settings["symptom_source"]
+    if settings.get("symptom_weights") == "kg":  # likewise
+        del settings["symptom_weights"]
     if not settings.get("opening_words"):  # likewise
         settings.pop("opening_words", None)
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())

@@ -168,6 +168,31 @@ def test_symptoms_from_what_the_example_mentions(demo: KGStore) -> None:
         _config(symptom_source="notes")
 
 
+def test_symptom_weights_from_the_real_notes_that_mention_them(demo: KGStore) -> None:
+    """symptom_weights notes: a symptom the code's real notes mention outweighs the MKG edges none of them
+    mention; a code without real notes samples as with kg; rows, codes and examples are unchanged."""
+    kg_plan = build_planner(demo, NOTES, _config())
+    planner = build_planner(demo, NOTES, _config(symptom_weights="notes"))
+    assert planner.fingerprint != kg_plan.fingerprint
+    a, b = kg_plan.plan(np.arange(300)), planner.plan(np.arange(300))
+    assert all(a[k] == b[k] for k in ("row", "code", "example_id", "template_id", "seed"))
+
+    def share(plan: dict, code: str, symptom: str) -> float:  # type: ignore[type-arg]
+        rows = [set(s) for c, s in zip(plan["code"], plan["symptoms"], strict=True) if c == code]
+        return sum(symptom in s for s in rows) / len(rows)
+
+    # M54's only note, "Боль в пояснице после нагрузки.", mentions 1 of its 10 MKG symptoms.
+    assert share(a, "M54", "боль в пояснице") < 0.6 < 0.9 < share(b, "M54", "боль в пояснице")
+    # J06's notes mention насморк, боль в горле and кашель; none of them mentions ломота в теле.
+    assert share(b, "J06", "ломота в теле") < share(a, "J06", "ломота в теле")
+    i10 = [s for c, s in zip(a["code"], a["symptoms"], strict=True) if c == "I10"]
+    assert i10 == [s for c, s in zip(b["code"], b["symptoms"], strict=True) if c == "I10"]
+    with pytest.raises(
+        MedsynError, match="option 'symptom_weights': 'example' is not valid; use one of kg, notes"
+    ):
+        _config(symptom_weights="example")
+
+
 def test_openings_come_from_another_real_note_of_the_code(demo: KGStore) -> None:
     """opening_words N: each row starts with the first N words of a real note of its code other than its
     example (the example itself where the code has no other note); off by default, and then the plan and
