@@ -277,6 +277,12 @@ def _example_max_words(config: PlanConfig) -> int:
 
 def build_planner(kg: KGStore, notes: pa.Table | None, config: PlanConfig) -> Planner:
     """Read what planning needs from the KG and the notes (once) and allocate the budget."""
+    if config.symptom_weights == "notes" and notes is None:
+        raise ConfigError(
+            "symptom_weights 'notes' weighs symptoms by the real notes that mention them: give the notes "
+            "(--notes FILE) or use --symptom-weights kg",
+            option="symptom_weights",
+        )
     note_codes = notes["code"].to_pylist() if notes is not None else []
     note_texts = notes["text"].to_pylist() if notes is not None else []
     note_ids = notes["note_id"].to_pylist() if notes is not None else []

@@ -191,6 +191,8 @@ def test_symptom_weights_from_the_real_notes_that_mention_them(demo: KGStore) ->
         MedsynError, match="option 'symptom_weights': 'example' is not valid; use one of kg, notes"
     ):
         _config(symptom_weights="example")
+    with pytest.raises(MedsynError, match=r"give the notes \(--notes FILE\) or use --symptom-weights kg"):
+        build_planner(demo, None, _config(symptom_weights="notes"))
 
 
 def test_openings_come_from_another_real_note_of_the_code(demo: KGStore) -> None:
