@@ -20,6 +20,11 @@ def main() -> None:
     parser.add_argument("--kept-per-code", type=int, default=15, help="kept notes wanted per code")
     parser.add_argument("--max-per-code", type=int, default=75, help="the most new notes for one code")
     args = parser.parse_args()
+    if args.first_n <= 0 or args.kept_per_code < 0 or args.max_per_code < 0:
+        parser.error(
+            f"--first-n must be > 0 and --kept-per-code, --max-per-code >= 0; got {args.first_n}, "
+            f"{args.kept_per_code}, {args.max_per_code}"
+        )
     verdicts = pq.read_table(f"{args.eval_dir}/synthetic/synthetic.filtered.parquet").to_pandas()
     kept = verdicts.assign(kept=verdicts.filter_reason.isna()).groupby("code").kept.sum()
     counts = {}
