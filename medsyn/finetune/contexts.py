@@ -4,7 +4,9 @@ device, DDP wrapping, the samples, checkpoints and reports."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +40,19 @@ class RayTrainContext:
 
         return sorted_samples(read_split(Location.parse(cfg["dataset"], option="--dataset"), split))
 
-    def checkpoint_dir(self) -> str | None:
+    @contextlib.contextmanager
+    def latest_checkpoint(self) -> Iterator[str | None]:
+        """This run's latest checkpoint (after a worker failure) as a local directory while the block
+        runs, or None: a checkpoint on object storage is downloaded to a temporary directory that Ray
+        removes afterwards; a local one is read in place."""
         import ray.train
 
         checkpoint = ray.train.get_checkpoint()
-        return checkpoint.to_directory() if checkpoint is not None else None
+        if checkpoint is None:
+            yield None
+            return
+        with checkpoint.as_directory() as directory:
+            yield directory
 
     def report(self, metrics: dict[str, Any], directory: str | None) -> None:
         import ray.train
@@ -68,8 +78,9 @@ class LocalContext:
     def samples(self, split: str, cfg: dict[str, Any]) -> list[dict[str, Any]]:
         return list(cfg[split])
 
-    def checkpoint_dir(self) -> str | None:
-        return None
+    @contextlib.contextmanager
+    def latest_checkpoint(self) -> Iterator[str | None]:
+        yield None
 
     def report(self, metrics: dict[str, Any], directory: str | None) -> None:
         self.reports.append(metrics)

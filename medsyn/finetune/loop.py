@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
     """The LoRA training loop (one data-parallel worker of `ctx.world`)."""
     import numpy as np
     import torch
-    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, get_cosine_schedule_with_warmup
 
     rank, world, device = ctx.rank, ctx.world, ctx.device
@@ -57,20 +56,12 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["lr"])
     scheduler = get_cosine_schedule_with_warmup(optimizer, cfg["warmup_steps"], total)
     step = 0
-    resume_dir = ctx.checkpoint_dir()  # this run's latest (after a worker failure)
-    if resume_dir is None and cfg["resume_dir"]:  # an earlier run's, on any storage: a local copy
-        with Location.parse(cfg["resume_dir"]).local_copy() as local:
-            resume_dir = tempfile.mkdtemp(prefix="medsyn-resume-")
-            shutil.copytree(local, resume_dir, dirs_exist_ok=True)
-    if resume_dir:
-        from safetensors.torch import load_file
-
-        set_peft_model_state_dict(
-            model, load_file(str(Path(resume_dir) / "adapter" / "adapter_model.safetensors"))
-        )
-        optimizer.load_state_dict(torch.load(Path(resume_dir) / "optimizer.pt", weights_only=True))
-        scheduler.load_state_dict(torch.load(Path(resume_dir) / "scheduler.pt", weights_only=True))
-        step = json.loads((Path(resume_dir) / "state.json").read_text())["step"]
+    with ctx.latest_checkpoint() as latest:  # this run's latest (after a worker failure)
+        if latest is not None:
+            step = restore(Path(latest), model, optimizer, scheduler)
+        elif cfg["resume_dir"]:  # an earlier run's, on any storage: read from a local copy
+            with Location.parse(cfg["resume_dir"]).local_copy() as local:
+                step = restore(Path(local), model, optimizer, scheduler)
     start_step = step
     model.to(device)
     ddp = ctx.prepare(model)
@@ -153,6 +144,18 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
                 ctx.report(metrics, saved)
             if stopping:
                 return
+
+
+def restore(checkpoint: Path, model: Any, optimizer: Any, scheduler: Any) -> int:
+    """Load a checkpoint written by `train_loop` (adapter, optimizer, scheduler) and return its step."""
+    import torch
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter" / "adapter_model.safetensors")))
+    optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
+    scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
+    return int(json.loads((checkpoint / "state.json").read_text())["step"])
 
 
 def loop_config(config: FinetuneConfig, model: str, resume_dir: str | None = None) -> dict[str, Any]:

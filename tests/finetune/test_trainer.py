@@ -5,6 +5,7 @@ a killed run resumes from its saved step, the adapter changes the output of the 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,13 @@ def test_train_kill_resume_and_use_the_adapter(
     assert saved is not None and not (out / "adapter").exists()
     killed_at = saved.join("state.json").read_json()["step"]
     assert killed_at in range(2, 10, 2), killed_at
-    # The rerun continues from the killed run's last checkpoint, not from zero.
+    # The rerun continues from the killed run's last checkpoint, not from zero, and leaves no copy of
+    # it behind in the temp directory.
+    temp = Path(tempfile.gettempdir())
+    before_rerun = set(temp.iterdir())
     second = run_finetune(_config(dataset, out, tiny_model))
+    left = {p.name for p in set(temp.iterdir()) - before_rerun if p.is_dir() and "ray" not in p.name}
+    assert not left, left
     assert second["resumed_from"] == killed_at and second["complete"] and second["step"] == 10
     assert [h["step"] for h in second["history"]] == list(range(killed_at + 2, 11, 2))
     assert all(h["val_loss"] is not None for h in second["history"])
