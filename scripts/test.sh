@@ -10,7 +10,7 @@ bash scripts/install.sh test
 
 # A real Neo4j server for the tests (Community 5.26 from Maven Central, cached in ~/.m2), stopped on exit.
 neo4j_dir=$(mktemp -d /tmp/medsyn-neo4j-XXXXXX)
-trap '.venv/bin/python scripts/neo4j/server.py stop --dir "$neo4j_dir"' EXIT
+trap '.venv/bin/python scripts/neo4j/server.py stop --dir "$neo4j_dir"; rm -rf "$neo4j_dir"' EXIT
 password=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(12))')
 settings=$(.venv/bin/python scripts/neo4j/server.py start --dir "$neo4j_dir" --password "$password")
 eval "$settings"

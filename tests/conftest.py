@@ -126,15 +126,18 @@ def s3_server():  # type: ignore[no-untyped-def]
 def ray_local():  # type: ignore[no-untyped-def]
     """A real local Ray shared by the tests that need one (8 logical CPUs, as medsyn's local jobs use)."""
     import os
+    import shutil
 
     import ray
 
     from medsyn.pipeline.generate import local_ray_env
 
     local_ray_env()
-    ray.init(num_cpus=8, include_dashboard=False, _temp_dir=f"/tmp/ray-medsyn-{os.getpid()}")
+    temp_dir = f"/tmp/ray-medsyn-{os.getpid()}"  # short: Ray's socket paths must fit
+    ray.init(num_cpus=8, include_dashboard=False, _temp_dir=temp_dir)
     yield
     ray.shutdown()
+    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -195,6 +198,7 @@ def neo4j_env(neo4j_server_helper, tmp_path_factory: pytest.TempPathFactory):  #
     if os.environ.get("NEO4J_URI") and os.environ.get("NEO4J_PASSWORD"):
         yield {k: os.environ[k] for k in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD") if k in os.environ}
         return
+    import shutil
     import tempfile
 
     run = Path(tempfile.mkdtemp(prefix="neo4j-", dir="/tmp"))
@@ -203,3 +207,4 @@ def neo4j_env(neo4j_server_helper, tmp_path_factory: pytest.TempPathFactory):  #
         yield env
     finally:
         neo4j_server_helper.stop(run)
+        shutil.rmtree(run, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -136,6 +137,7 @@ def cluster() -> Iterator[Cluster]:
         for name in ("worker", "head"):
             if name in c.nodes:
                 c.kill(name)
+        shutil.rmtree(c.base, ignore_errors=True)
 
 
 def _wait(ready: Any, timeout: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import time
@@ -169,3 +170,4 @@ def test_restart_mid_load_converges_and_empty_database_is_explained(
             assert table.equals(getattr(tables.sorted(), name)), name
     finally:
         neo4j_server_helper.stop(run, kill=True)
+        shutil.rmtree(run, ignore_errors=True)

@@ -6,6 +6,7 @@ does not share, as a node-local disk on a separate machine would be."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,6 +83,7 @@ def cluster(ray_local, tmp_path_factory: pytest.TempPathFactory):  # type: ignor
             os.killpg(node2.pid, signal.SIGTERM)
             node2.wait(timeout=60)
             head.shutdown()
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _joined(address: str, env: dict[str, str]) -> bool:
