@@ -72,18 +72,25 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
         inputs = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
         if model.training:
             tokens += int(inputs["attention_mask"].sum())
-        return answer_loss(ddp, inputs)
+            return answer_loss(ddp, inputs)
+        return answer_loss(model, inputs)  # no gradients: the plain model, no collective in its forward
 
     def val_loss() -> float | None:
+        """The mean loss over the val batches: each worker takes every `world`-th batch, and the sums
+        meet in one all-reduce (every worker gets the same value)."""
         if not val:
             return None
         model.eval()
+        size = cfg["batch_size"]
+        mine = range(rank * size, len(val), world * size)
         with torch.no_grad():
-            losses = [
-                float(loss_on(val[i : i + cfg["batch_size"]])) for i in range(0, len(val), cfg["batch_size"])
-            ]
+            sums = torch.tensor(
+                [sum(float(loss_on(val[i : i + size])) for i in mine), len(mine)], dtype=torch.float64
+            ).to(device)
+        if world > 1:
+            torch.distributed.all_reduce(sums)
         model.train()
-        return float(np.mean(losses))
+        return float(sums[0] / sums[1])
 
     model.train()
     plans: dict[int, list[Any]] = {}

@@ -36,7 +36,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("ft")
     notes = write_notes(TRAIN, root / "train.jsonl")
-    build_dataset(DatasetConfig(notes=notes, kg="demo", out=root / "sft", val_fraction=0.2), use_ray=False)
+    build_dataset(DatasetConfig(notes=notes, kg="demo", out=root / "sft", val_fraction=0.3), use_ray=False)
     return root / "sft"
 
 
@@ -75,6 +75,29 @@ def _fixed_batch_loss(model_path: Path, adapter: Path | None, dataset: Path) -> 
         return float(model.eval()(**collate(batch, tokenizer.eos_token_id)).loss)
 
 
+def _val_loss(model_path: Path, adapter: Path, dataset: Path, batch_size: int, max_length: int) -> float:
+    """The mean answer loss over the val split in batches, as the training loop reports it (computed here
+    in one process: the loop splits the batches over its workers)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from medsyn.finetune import answer_loss, collate, encode
+    from medsyn.finetune.batches import sorted_samples
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_path), str(adapter)).eval()
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    val = encode(tokenizer, sorted_samples(pq.read_table(dataset / "val").to_pylist()), max_length)
+    with torch.no_grad():
+        losses = [
+            float(answer_loss(model, collate(val[i : i + batch_size], pad)))
+            for i in range(0, len(val), batch_size)
+        ]
+    assert len(losses) >= 2, "the val split should fill a batch on each of the 2 workers"
+    return sum(losses) / len(losses)
+
+
 def _kill_after_first_checkpoint(dataset: Path, out: Path, model: Path) -> None:
     """Start `jobs/finetune.py` as a driver of the test's Ray cluster and SIGKILL it as soon as a
     checkpoint is in storage (Ray then ends the run's controller and workers with it)."""
@@ -106,6 +129,9 @@ def test_train_kill_resume_and_use_the_adapter(
     assert [h["step"] for h in second["history"]] == list(range(killed_at + 2, 11, 2))
     assert all(h["val_loss"] is not None for h in second["history"])
     adapter = Path(second["adapter"])
+    # The 2 workers' val loss is the mean over every val batch, not over one worker's share.
+    expected = _val_loss(tiny_model, adapter, dataset, batch_size=4, max_length=128)
+    assert second["history"][-1]["val_loss"] == pytest.approx(expected, rel=1e-4)
     meta = json.loads((adapter / "medsyn_adapter.json").read_text())
     assert meta["base_model"] == str(tiny_model) and meta["config"]["lora_r"] == 8
     assert meta["base_model_fingerprint"] == model_fingerprint(tiny_model)
