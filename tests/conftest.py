@@ -133,10 +133,15 @@ def ray_local():  # type: ignore[no-untyped-def]
     from medsyn.pipeline.generate import local_ray_env
 
     local_ray_env()
+    # Ray Train's controller checks on its workers every 2 s, so a run ends up to 2 s after its loop
+    # does (and starts its workers a poll late): 0.2 s saves about 3 s a run (measured, 15 s -> 12 s).
+    # The workers inherit this from the Ray started here.
+    os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = "0.2"
     temp_dir = f"/tmp/ray-medsyn-{os.getpid()}"  # short: Ray's socket paths must fit
     ray.init(num_cpus=8, include_dashboard=False, _temp_dir=temp_dir)
     yield
     ray.shutdown()
+    os.environ.pop("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S")
     shutil.rmtree(temp_dir, ignore_errors=True)
 
 
