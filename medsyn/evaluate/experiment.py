@@ -141,6 +141,8 @@ def run_fits(
     """Train one classifier per (training set, seed) and return each one's rank of every test note's
     true code, in `jobs` order: as Ray tasks (`config.use_ray`, the texts in the object store once) or
     in this process; both give the same ranks."""
+    if not jobs:
+        return []
     tfidf = config.tfidf
     if config.classifier == "transformer":
         from medsyn.ray_env import init_ray
@@ -300,7 +302,17 @@ def _experiment(
         raise DataError(f"--train cannot train a classifier: {skipped['real']['reason']}")
     jobs = [(s, seed) for seed in seeds for s in plans[seed].sets if s.name not in skipped]
     test_texts, test_codes = test["text"].to_pylist(), test["code"].to_pylist()
-    ranks = run_fits(jobs, test_texts, test_codes, config)
+    # The quality gates' classifier is the `real` configuration's at the first seed: it ranks for it.
+    tfidf = config.classifier == "tfidf"
+    known = [
+        reference.classifier_for(s.texts, s.codes, config.tfidf, seed) if tfidf else None for s, seed in jobs
+    ]
+    fitted = iter(run_fits([j for j, clf in zip(jobs, known, strict=True) if clf is None], test_texts,
+                           test_codes, config))  # fmt: skip
+    ranks = [
+        next(fitted) if clf is None else rank_of_truth(clf.scores(test_texts), clf.classes, test_codes)
+        for clf in known
+    ]
     _write_parquet(
         pa.table(
             {

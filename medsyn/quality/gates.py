@@ -84,6 +84,15 @@ class RealReference:
         self.classifier = TfidfClassifier(seed=seed).fit(texts, codes) if len(set(codes)) >= 2 else None
         self.index = NgramIndex(texts)
 
+    def classifier_for(self, texts: list[str], codes: list[str], config: Any, seed: int) -> Any:
+        """This reference's classifier when it is the one `TfidfClassifier(config, seed=seed).fit(texts,
+        codes)` would train (the same notes in the same order, settings and seed: the evaluation's `real`
+        configuration), so that it is not trained twice; else None."""
+        clf = self.classifier
+        if clf is None or seed != clf.seed or config != clf.config:
+            return None
+        return clf if codes == self.codes and texts == self.texts else None
+
     @classmethod
     def build(cls, notes: pa.Table, titles: Iterable[str] = (), *, seed: int = 0) -> RealReference:
         """From a notes table (note_id, code, text; `medsyn.notes.load_notes`) and the KG's titles."""

@@ -142,3 +142,28 @@ def test_degenerate_and_real_notes() -> None:
     assert is_degenerate(tokens("да " * 20))
     # Real notes are not flagged.
     assert not any(is_degenerate(tokens(t)) for t in REAL["text"].to_pylist())
+
+
+def test_the_reference_classifier_stands_in_only_for_the_same_fit() -> None:
+    """The evaluation's `real` configuration reuses the gates' classifier: only for the same notes in the
+    same order, settings and seed, where a fit of its own ranks every test note exactly the same."""
+    from medsyn.evaluate.experiment import fit_and_rank
+    from medsyn.evaluate.metrics import rank_of_truth
+    from medsyn.quality.classifier import TfidfConfig
+
+    i10 = ["Головная боль в затылке и шум в ушах.", "Давление 160/100, головокружение, мушки перед глазами."]
+    real = pa.concat_tables([REAL, pa.table({"note_id": ["r8", "r9"], "code": ["I10", "I10"], "text": i10})])
+    reference = RealReference.build(real, seed=3)
+    texts, codes = real["text"].to_pylist(), real["code"].to_pylist()
+    clf = reference.classifier_for(texts, codes, TfidfConfig(), 3)
+    assert clf is reference.classifier
+    test_texts = [GOOD_J06, GOOD_K29, "Шум в ушах и головная боль.", "Сыпь на коже."]
+    test_codes = ["J06", "K29", "I10", "L70"]
+    reused = rank_of_truth(clf.scores(test_texts), clf.classes, test_codes)
+    assert reused.tolist() == fit_and_rank(texts, codes, test_texts, test_codes, TfidfConfig(), 3).tolist()
+    assert (reused[:3] >= 0).all() and reused[3] == -1  # an unseen code has no rank
+    # Anything else trains its own.
+    assert reference.classifier_for(texts, codes, TfidfConfig(), 4) is None
+    assert reference.classifier_for(texts, codes, TfidfConfig(c=1.0), 3) is None
+    assert reference.classifier_for(texts[::-1], codes[::-1], TfidfConfig(), 3) is None
+    assert reference.classifier_for(texts[:-1], codes[:-1], TfidfConfig(), 3) is None
