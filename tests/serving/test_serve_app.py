@@ -285,11 +285,17 @@ def test_a_deployed_app_needs_its_key_on_every_route(server: dict[str, Any]) -> 
     import ray
     from ray import serve
 
+    from medsyn.errors import ConfigError
+    from medsyn.serving.app import build_ingress
+
     assert "MEDSYN_DEPLOY_KEY" not in os.environ  # nor, then, in this Ray's workers
-    deploy = [sys.executable, "-c", DEPLOY, ray.get_runtime_context().gcs_address, MODEL]
-    missing = subprocess.run(deploy, capture_output=True, text=True, timeout=300)
-    assert missing.returncode != 0 and "auth is on but there is no API key" in missing.stderr
+    # Without the key where the app is built (here, as in DEPLOY's driver), it is refused there.
+    config = ServeConfig(model_id=MODEL, kg="demo", language="en", auth="on", api_key_env="MEDSYN_DEPLOY_KEY")
+    handle = serve.get_deployment_handle(f"LLMServer:{MODEL}", app_name="medsyn")
+    with pytest.raises(ConfigError, match=r"auth is on but there is no API key: set \$MEDSYN_DEPLOY_KEY"):
+        build_ingress(config, {MODEL: handle})
     assert "medsyn-deployed" not in serve.status().applications
+    deploy = [sys.executable, "-c", DEPLOY, ray.get_runtime_context().gcs_address, MODEL]
     key = "deploy-key-0042"
     deployed = subprocess.run(
         deploy, env={**os.environ, "MEDSYN_DEPLOY_KEY": key}, capture_output=True, text=True, timeout=300
