@@ -6,6 +6,7 @@ check_shared(Location.parse("/data/notes"), option="--out")   # every node sees 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -22,6 +23,18 @@ def local_ray_env() -> None:
     """Patience for a busy small machine: Serve's proxy gets 60 s (not 5) to report ready."""
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
     os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "60")
+
+
+# Ray Train's placement-group cleaner (a helper actor of every run) asks the State API each second
+# whether the run's controller is alive; a Ray without the dashboard has no State API, so it warns every
+# second that the API "may be temporarily unavailable": 3,600 lines in an hour of fine-tuning.
+RAY_TRAIN_CLEANER_LOGGER = "ray.train.v2._internal.execution.controller.placement_group_cleaner"
+
+
+def quiet_local_workers() -> None:
+    """The `worker_process_setup_hook` of medsyn's local Ray (which runs no dashboard): drops the
+    cleaner's warnings, which are always false there; its errors still show."""
+    logging.getLogger(RAY_TRAIN_CLEANER_LOGGER).setLevel(logging.ERROR)
 
 
 def check_answers(address: str, timeout_s: float = 5.0) -> None:
@@ -62,7 +75,12 @@ def init_ray(address: str | None) -> None:
         local_ray_env()
         # address="local": always a Ray of our own, never one another program left running here (a plain
         # ray.init() would attach to it through /tmp/ray/ray_current_cluster).
-        ray.init(address="local", num_cpus=max(8, os.cpu_count() or 1), include_dashboard=False)
+        ray.init(
+            address="local",
+            num_cpus=max(8, os.cpu_count() or 1),
+            include_dashboard=False,
+            runtime_env={"worker_process_setup_hook": "medsyn.ray_env.quiet_local_workers"},
+        )
 
 
 def default_gpus() -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import re
 import subprocess
 import sys
@@ -16,15 +17,22 @@ def test_a_local_job_starts_its_own_ray_beside_a_running_one(ray_local) -> None:
     import ray
 
     running = ray.get_runtime_context().gcs_address
+    # Its workers drop the warnings of Ray Train's placement-group cleaner (always false without the
+    # dashboard, once a second), and only those.
     probe = (
-        "import ray\nfrom medsyn.ray_env import init_ray\ninit_ray(None)\n"
-        "print('gcs', ray.get_runtime_context().gcs_address)\nray.shutdown()\n"
+        "import logging, ray\nfrom medsyn.ray_env import RAY_TRAIN_CLEANER_LOGGER, init_ray\ninit_ray(None)\n"
+        "print('gcs', ray.get_runtime_context().gcs_address)\n"
+        "levels = ray.remote(lambda: [logging.getLogger(n).getEffectiveLevel() for n in "
+        "(RAY_TRAIN_CLEANER_LOGGER, 'ray.train')])\n"
+        "print('levels', *ray.get(levels.remote()))\nray.shutdown()\n"
     )
     env = {k: v for k, v in __import__("os").environ.items() if k != "RAY_ADDRESS"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    own = out.stdout.split("gcs", 1)[1].strip()
+    own = out.stdout.split("gcs", 1)[1].split()[0]
     assert own and own != running
+    cleaner, train = (int(x) for x in out.stdout.split("levels", 1)[1].split())
+    assert cleaner == logging.ERROR and train < logging.ERROR
 
 
 def test_gpus_per_replica_come_from_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
