@@ -100,10 +100,15 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         # Every worker reads the whole (small) dataset from its storage and takes its own seeded share
         # of each epoch (epoch_batches): the same batches on every run, so a resumed run continues
         # exactly.
-        run_config=RunConfig(
+        # (mypy knows ray.train.RunConfig as ray.air's; at run time it is Ray Train v2's, which takes
+        # worker_runtime_env.)
+        run_config=RunConfig(  # type: ignore[call-arg]
             storage_path=storage.uri,
             name=name,
             failure_config=FailureConfig(max_failures=config.max_failures),
+            # Ray Train turns a worker's print() into a log record and, where Ray has wrapped stdout,
+            # prints it as well: every progress line reached the driver twice. Plain print, once.
+            worker_runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}},
         ),
     )
     result = trainer.fit()

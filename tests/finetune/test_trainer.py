@@ -110,7 +110,7 @@ def _kill_after_first_checkpoint(dataset: Path, out: Path, model: Path) -> None:
 
 
 def test_train_kill_resume_and_use_the_adapter(
-    ray_local, dataset: Path, tiny_model: Path, tmp_path: Path
+    ray_local, dataset: Path, tiny_model: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "ft"
     _kill_after_first_checkpoint(dataset, out, tiny_model)
@@ -127,6 +127,7 @@ def test_train_kill_resume_and_use_the_adapter(
     assert not left, left
     assert second["resumed_from"] == killed_at and second["complete"] and second["step"] == 10
     assert [h["step"] for h in second["history"]] == list(range(killed_at + 2, 11, 2))
+    first_output = capfd.readouterr()  # the workers' lines reach this driver's output in the background
     assert all(h["val_loss"] is not None for h in second["history"])
     adapter = Path(second["adapter"])
     # The 2 workers' val loss is the mean over every val batch, not over one worker's share.
@@ -157,6 +158,11 @@ def test_train_kill_resume_and_use_the_adapter(
     # So does vLLM on the CPU, and it agrees with PEFT on the adapted greedy text.
     with make_engine("vllm", str(tiny_model), adapter=adapter) as vllm:
         assert vllm.generate(request)[0].text == tuned_text
+
+    # The rank-0 worker's progress line of the last step reached the driver once (Ray Train's print patch
+    # used to send it twice), by now.
+    output = first_output.out + first_output.err + "".join(capfd.readouterr())
+    assert output.count("step 10/10 ") == 1, output[-3000:]
 
     # The generation job with --adapter (hf engine on Ray Data): the adapter is in the provenance, and
     # the notes are the adapted model's.
