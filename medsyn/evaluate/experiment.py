@@ -303,12 +303,13 @@ def _experiment(
     jobs = [(s, seed) for seed in seeds for s in plans[seed].sets if s.name not in skipped]
     test_texts, test_codes = test["text"].to_pylist(), test["code"].to_pylist()
     # The quality gates' classifier is the `real` configuration's at the first seed: it ranks for it.
-    tfidf = config.classifier == "tfidf"
+    reusable = config.classifier == "tfidf"
     known = [
-        reference.classifier_for(s.texts, s.codes, config.tfidf, seed) if tfidf else None for s, seed in jobs
+        reference.classifier_for(s.texts, s.codes, config.tfidf, seed) if reusable else None
+        for s, seed in jobs
     ]
-    fitted = iter(run_fits([j for j, clf in zip(jobs, known, strict=True) if clf is None], test_texts,
-                           test_codes, config))  # fmt: skip
+    to_fit = [job for job, clf in zip(jobs, known, strict=True) if clf is None]
+    fitted = iter(run_fits(to_fit, test_texts, test_codes, config))
     ranks = [
         next(fitted) if clf is None else rank_of_truth(clf.scores(test_texts), clf.classes, test_codes)
         for clf in known

@@ -33,13 +33,16 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from medsyn.quality.realism import realism
 from medsyn.quality.text import tokens
+
+if TYPE_CHECKING:
+    from medsyn.quality.classifier import TfidfClassifier, TfidfConfig
 
 KNOWN_WORDS = 0.7  # a note is in the language when this share of its words is known
 COPY_JACCARD = 0.8  # a note copies a real note when their 5-gram sets have this Jaccard similarity
@@ -84,7 +87,9 @@ class RealReference:
         self.classifier = TfidfClassifier(seed=seed).fit(texts, codes) if len(set(codes)) >= 2 else None
         self.index = NgramIndex(texts)
 
-    def classifier_for(self, texts: list[str], codes: list[str], config: Any, seed: int) -> Any:
+    def classifier_for(
+        self, texts: list[str], codes: list[str], config: TfidfConfig, seed: int
+    ) -> TfidfClassifier | None:
         """This reference's classifier when it is the one `TfidfClassifier(config, seed=seed).fit(texts,
         codes)` would train (the same notes in the same order, settings and seed: the evaluation's `real`
         configuration), so that it is not trained twice; else None."""
