@@ -1,9 +1,10 @@
 """`ray job submit` and `serve deploy` end to end on a 2-node Ray on this machine, with the README's
 cluster commands run as written (free ports, a directory of the test's own and $MEDSYN_DATA_DIR, if set,
-swapped in): plain `ray start` head and worker on 127.0.0.1, token auth on, then the generation (real
-packaged model), evaluation and fine-tuning jobs, and the Serve app with a replica on each node. A second
-generation has its worker node killed mid-job and still finishes with every row once. Each node is stopped
-by its own process group, never with `ray stop`."""
+swapped in): plain `ray start` head and worker on 127.0.0.1, token auth on, then the fine-tuning,
+generation (real packaged model) and evaluation jobs, and the Serve app with a replica on each node. A
+second generation has its worker node killed mid-job and still finishes with every row once. Each node is
+stopped by its own process group, never with `ray stop`. (The fine-tuning job, first on the fresh cluster,
+fails when the worker node shares the head's temp dir: the README gives each its own.)"""
 
 from __future__ import annotations
 
