@@ -12,7 +12,7 @@ bash scripts/install.sh test
 neo4j_dir=$(mktemp -d /tmp/medsyn-neo4j-XXXXXX)
 trap '.venv/bin/python scripts/neo4j/server.py stop --dir "$neo4j_dir"; rm -rf "$neo4j_dir"' EXIT
 password=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(12))')
-settings=$(.venv/bin/python scripts/neo4j/server.py start --dir "$neo4j_dir" --password "$password")
+settings=$(.venv/bin/python scripts/neo4j/server.py start --dir "$neo4j_dir" --password "$password" --lean)
 eval "$settings"
 echo "Neo4j for the tests at $NEO4J_URI"
 

@@ -207,7 +207,7 @@ def neo4j_env(neo4j_server_helper, tmp_path_factory: pytest.TempPathFactory):  #
     import tempfile
 
     run = Path(tempfile.mkdtemp(prefix="neo4j-", dir="/tmp"))
-    env = neo4j_server_helper.start(run, password="medsyn-test")
+    env = neo4j_server_helper.start(run, password="medsyn-test", lean=True)
     try:
         yield env
     finally:

@@ -131,7 +131,7 @@ def test_restart_mid_load_converges_and_empty_database_is_explained(
 ) -> None:  # type: ignore[no-untyped-def]
     """A private server: empty at first (no schema), then killed and restarted in the middle of a load."""
     run = Path(tempfile.mkdtemp(prefix="neo4j-r-", dir="/tmp"))
-    env = neo4j_server_helper.start(run, password="restart-pw")
+    env = neo4j_server_helper.start(run, password="restart-pw", lean=True)
     port = int(env["NEO4J_URI"].rsplit(":", 1)[1])
     # The cut-off load gives up 1 s after the crash (the driver retries for 30 s by default).
     settings = Neo4jSettings(uri=env["NEO4J_URI"], password="restart-pw", retry_seconds=1.0)
@@ -157,7 +157,7 @@ def test_restart_mid_load_converges_and_empty_database_is_explained(
         neo4j_server_helper.stop(run, kill=True)  # a crash mid-load
         loader.join(timeout=120)
         assert errors, "the load should have been cut off by the restart"
-        neo4j_server_helper.start(run, port=port, password="restart-pw")
+        neo4j_server_helper.start(run, port=port, password="restart-pw", lean=True)
         with pytest.raises(KGNotFoundError, match="holds no complete medsyn KG"):
             fetch(settings)  # the cut-off load never looks complete
         push(tables, settings)
