@@ -28,6 +28,11 @@ class SamplingParams:
     frequency_penalty: float = option(
         0.0, help="subtracted from a token's logit for each time it is already in the note, not the prompt"
     )
+    guidance_scale: float = option(
+        1.0,
+        help="guided decoding (classifier-free guidance): each token scored u + g * (c - u) on "
+        "log-probabilities, c under the prompt, u under the request's negative prompt; 1 = off (engine hf)",
+    )
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -44,6 +49,11 @@ class SamplingParams:
                 f"repetition_penalty must be > 0 (1.0 = off), got {self.repetition_penalty}",
                 option="repetition_penalty",
             )
+        if not 1 <= self.guidance_scale <= 10:
+            raise ConfigError(
+                f"guidance_scale must be in [1, 10] (1 = off), got {self.guidance_scale}",
+                option="guidance_scale",
+            )
         if self.max_tokens <= 0:
             raise ConfigError(
                 f"max_tokens must be a positive integer, got {self.max_tokens}", option="max_tokens"
@@ -52,16 +62,25 @@ class SamplingParams:
 
 @dataclass
 class Request:
-    """One generation: chat `messages` or a plain `prompt` (exactly one of them)."""
+    """One generation: chat `messages` or a plain `prompt` (exactly one of them); `negative`, in the same
+    form, is the negative prompt of guided decoding (`params.guidance_scale` > 1)."""
 
     id: str
     prompt: str | None = None
     messages: list[dict[str, str]] | None = None
     params: SamplingParams = field(default_factory=SamplingParams)
+    negative: str | list[dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
             raise ConfigError(f"request {self.id!r}: give exactly one of prompt or messages")
+        if self.params.guidance_scale != 1.0 and self.negative is None:
+            raise ConfigError(
+                f"request {self.id!r}: guidance_scale {self.params.guidance_scale} needs a negative prompt",
+                option="negative_prompt",
+            )
+        if self.negative is not None and isinstance(self.negative, str) != (self.prompt is not None):
+            raise ConfigError(f"request {self.id!r}: the negative prompt must have the prompt's form")
 
 
 @dataclass

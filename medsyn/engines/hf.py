@@ -56,16 +56,12 @@ class HFEngine(Engine):
             self.lm = PeftModel.from_pretrained(self.lm, str(adapter)).eval()
         self.batch_size = batch_size
 
-    def _text(self, request: Request) -> str:
-        if request.messages is not None:
+    def _text(self, prompt: str | list[dict[str, str]]) -> str:
+        if not isinstance(prompt, str):
             if self.tokenizer.chat_template is None:
                 raise ConfigError(f"model {self.model} has no chat template: use the completion form")
-            return str(
-                self.tokenizer.apply_chat_template(
-                    request.messages, tokenize=False, add_generation_prompt=True
-                )
-            )
-        return with_bos(self.tokenizer, request.prompt or "")
+            return str(self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True))
+        return with_bos(self.tokenizer, prompt)
 
     def generate(self, requests: list[Request]) -> list[Result]:
         out: list[Result] = []
@@ -82,6 +78,7 @@ class HFEngine(Engine):
                     p.stop,
                     p.repetition_penalty,
                     p.frequency_penalty,
+                    p.guidance_scale,
                 )
                 groups.setdefault(key, []).append(r)
             results: dict[str, Result] = {}
@@ -101,10 +98,16 @@ class HFEngine(Engine):
         params = requests[0].params
         seed = sum((r.params.seed or 0) for r in requests) % (2**63)
         torch.manual_seed(seed)
-        texts = [self._text(r) for r in requests]
+        texts = [self._text(r.prompt if r.prompt is not None else r.messages or []) for r in requests]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.device
         )
+        negative: Any = {}
+        if params.guidance_scale != 1.0:
+            negatives = [self._text(r.negative or "") for r in requests]
+            negative = self.tokenizer(
+                negatives, return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(self.device)
         start = time.perf_counter()
         kwargs = generate_kwargs(
             self.tokenizer,
@@ -115,6 +118,9 @@ class HFEngine(Engine):
             repetition_penalty=params.repetition_penalty,
             frequency_penalty=params.frequency_penalty,
             stop=params.stop,
+            guidance_scale=params.guidance_scale,
+            negative_ids=negative.get("input_ids"),
+            negative_mask=negative.get("attention_mask"),
         )
         with torch.inference_mode():
             generated = self.lm.generate(**enc, **kwargs)

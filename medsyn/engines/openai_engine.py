@@ -80,8 +80,13 @@ class OpenAIEngine(Engine):
             "seed": p.seed,
             "frequency_penalty": p.frequency_penalty,
         }
+        extra: dict[str, Any] = {}
         if p.repetition_penalty != 1.0:  # not in OpenAI's API; vLLM's and medsyn's servers take it
-            common["extra_body"] = {"repetition_penalty": p.repetition_penalty}
+            extra["repetition_penalty"] = p.repetition_penalty
+        if p.guidance_scale != 1.0:  # medsyn's transformers Serve replicas take it; its vLLM ones refuse it
+            extra.update(guidance_scale=p.guidance_scale, negative_prompt=request.negative)
+        if extra:
+            common["extra_body"] = extra
         start = time.perf_counter()
         try:
             if request.messages is not None:

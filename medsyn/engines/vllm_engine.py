@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medsyn.engines.base import Engine, Request, Result, error_results, set_torch_threads
+from medsyn.engines.base import Engine, Request, Result, SamplingParams, error_results, set_torch_threads
+from medsyn.errors import ConfigError
 from medsyn.models import cache_dir, check_adapter, resolve_model
 
 
@@ -50,9 +51,43 @@ def cpu_env(bind: str | None = None) -> dict[str, str]:
     return {k: os.environ.get(k, v) for k, v in defaults.items()}
 
 
+# medsyn's top-p and frequency penalty inside vLLM (medsyn.engines.vllm_sampling), by their request keys.
+LOGITS_PROCESSORS = [
+    "medsyn.engines.vllm_sampling:NucleusProcessor",
+    "medsyn.engines.vllm_sampling:FrequencyPenaltyProcessor",
+]
+TOP_P, FREQUENCY_PENALTY = "medsyn_top_p", "medsyn_frequency_penalty"
+
+
+def sampling_kwargs(params: SamplingParams, seed: int | None = None) -> dict[str, Any]:
+    """vLLM `SamplingParams` keywords for medsyn's settings: top-p and the frequency penalty go to medsyn's
+    logits processors (`LOGITS_PROCESSORS`: the same tokens, without vLLM's pass over the vocabulary).
+    Guided decoding has no vLLM path: refused by name."""
+    if params.guidance_scale != 1.0:
+        raise ConfigError(
+            f"guidance_scale {params.guidance_scale}: guided decoding runs on the hf engine (and the Serve "
+            "transformers replicas), not on vLLM; use --engine hf, or guidance_scale 1",
+            option="guidance_scale",
+        )
+    return {
+        "temperature": params.temperature,
+        "top_p": 1.0,
+        "max_tokens": params.max_tokens,
+        "stop": list(params.stop) or None,
+        "seed": params.seed if seed is None else seed,
+        "repetition_penalty": params.repetition_penalty,
+        "frequency_penalty": 0.0,
+        "extra_args": {TOP_P: params.top_p, FREQUENCY_PENALTY: params.frequency_penalty},
+    }
+
+
 def engine_kwargs(model_path: Path, *, adapter: bool, gpu: bool, max_model_len: int = 2048) -> dict[str, Any]:
     """vLLM `LLM(...)` / EngineArgs keywords medsyn uses (float32 and eager mode on the CPU)."""
-    kwargs: dict[str, Any] = {"model": str(model_path), "max_model_len": max_model_len}
+    kwargs: dict[str, Any] = {
+        "model": str(model_path),
+        "max_model_len": max_model_len,
+        "logits_processors": LOGITS_PROCESSORS,
+    }
     if not gpu:
         kwargs.update(dtype="float32", enforce_eager=True)
         # Chunked prefill + per-request seeds crash the CPU build ("CPU Generator does not use offset")
@@ -102,18 +137,9 @@ class VLLMEngine(Engine):
             self.lora = LoRARequest(Path(adapter).name, 1, str(adapter))
 
     def _params(self, request: Request) -> Any:
-        from vllm import SamplingParams
+        from vllm import SamplingParams as VLLMSamplingParams
 
-        p = request.params
-        return SamplingParams(
-            temperature=p.temperature,
-            top_p=p.top_p,
-            max_tokens=p.max_tokens,
-            stop=list(p.stop),
-            seed=p.seed,
-            repetition_penalty=p.repetition_penalty,
-            frequency_penalty=p.frequency_penalty,
-        )
+        return VLLMSamplingParams(**sampling_kwargs(request.params))
 
     def generate(self, requests: list[Request]) -> list[Result]:
         results: dict[str, Result] = {}

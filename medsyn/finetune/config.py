@@ -66,6 +66,19 @@ class FinetuneConfig:
     )
     merge: bool = option(False, help="also write OUT/merged: the base model with the adapter merged in")
     seed: int = option(0, help="seed of initialisation and data order")
+    condition_dropout: float = option(
+        0.0,
+        help="guided decoding: share of the title-conditioned note samples trained with the disease blanked "
+        "(the template's blank prompt: guidance's no_disease negative); 0 = off",
+    )
+    contrastive_k: int = option(
+        0,
+        help="guided decoding: confuser titles (the codes with the most train notes) each note is contrasted "
+        "with: its likelihood under its own title against theirs (GeDi, FewGen); 0 = off",
+    )
+    contrastive_weight: float = option(
+        0.5, help="weight of the class-contrastive term (with --contrastive-k)"
+    )
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -83,6 +96,17 @@ class FinetuneConfig:
             )
         if self.epochs < 1 and self.max_steps < 1:
             raise ConfigError("need --epochs >= 1 or --max-steps >= 1")
+        if not 0 <= self.condition_dropout < 1:
+            raise ConfigError(
+                f"--condition-dropout must be in [0, 1) (0 = off), got {self.condition_dropout}",
+                option="condition_dropout",
+            )
+        if self.contrastive_k < 0 or self.contrastive_weight < 0:
+            raise ConfigError(
+                f"--contrastive-k and --contrastive-weight must be >= 0, got {self.contrastive_k} and "
+                f"{self.contrastive_weight}",
+                option="contrastive_k",
+            )
 
 
 def read_split(dataset: Location, split: str) -> list[dict[str, Any]]:

@@ -12,6 +12,13 @@ from typing import Any
 from medsyn.finetune.batches import answer_loss, collate, encode, epoch_batches
 from medsyn.finetune.config import FinetuneConfig
 from medsyn.finetune.contexts import RayTrainContext
+from medsyn.finetune.guidance import (
+    CONTRASTIVE_SAMPLES,
+    condition_dropout,
+    confuser_titles,
+    contrastive_rows,
+    loss_with_contrast,
+)
 from medsyn.storage import Location
 
 
@@ -46,7 +53,11 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(base, lora)
-    train = encode(tokenizer, ctx.samples("train", cfg), cfg["max_length"])
+    rows = condition_dropout(ctx.samples("train", cfg), cfg.get("condition_dropout", 0.0), cfg["seed"])
+    pairs = [(row, e[0]) for row in rows if (e := encode(tokenizer, [row], cfg["max_length"]))]
+    train_rows, train = [r for r, _ in pairs], [e for _, e in pairs]
+    contrast_k, weight = cfg.get("contrastive_k", 0), cfg.get("contrastive_weight", 0.0)
+    confusers = confuser_titles(train_rows, contrast_k) if contrast_k and weight else []
     val = encode(tokenizer, ctx.samples("val", cfg), cfg["max_length"])
     if 0 < cfg["val_max_samples"] < len(val):  # the same seeded choice at every checkpoint
         chosen = np.random.default_rng(cfg["seed"]).permutation(len(val))[: cfg["val_max_samples"]]
@@ -67,13 +78,28 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
     ddp = ctx.prepare(model)
     tokens = 0
 
-    def loss_on(batch: list[tuple[list[int], list[int]]]) -> Any:
+    def loss_on(batch: list[tuple[list[int], list[int]]], groups: list[Any] | None = None) -> Any:
         nonlocal tokens
+        if groups:  # the class-contrastive term, in the same forward pass
+            tokens += sum(len(ids) for ids, _ in batch) + sum(len(ids) for g in groups for ids, _ in g)
+            return loss_with_contrast(ddp, batch, groups, pad_id, weight)
         inputs = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
         if model.training:
             tokens += int(inputs["attention_mask"].sum())
             return answer_loss(ddp, inputs)
         return answer_loss(model, inputs)  # no gradients: the plain model, no collective in its forward
+
+    def groups_of(indices: Any) -> list[Any]:
+        """The encoded contrastive groups of a batch's first CONTRASTIVE_SAMPLES title-conditioned samples."""
+        out: list[Any] = []
+        for i in indices:
+            group = contrastive_rows(train_rows[i], confusers, contrast_k) if confusers else None
+            encoded = encode(tokenizer, group, cfg["max_length"]) if group else []
+            if group and len(encoded) == len(group):
+                out.append(encoded)
+            if len(out) == CONTRASTIVE_SAMPLES:
+                break
+        return out
 
     def val_loss() -> float | None:
         """The mean loss over the val batches: each worker takes every `world`-th batch, and the sums
@@ -111,7 +137,7 @@ def train_loop(cfg: dict[str, Any], ctx: Any) -> None:
                 world,
             )
         batch = [train[i] for i in plans[epoch][position]]
-        loss = loss_on(batch)
+        loss = loss_on(batch, groups_of(plans[epoch][position]))
         loss.backward()
         optimizer.step()
         scheduler.step()
@@ -186,6 +212,9 @@ def loop_config(config: FinetuneConfig, model: str, resume_dir: str | None = Non
         "stop_after": config.stop_after,
         "use_gpu": config.use_gpu,
         "seed": config.seed,
+        "condition_dropout": config.condition_dropout,
+        "contrastive_k": config.contrastive_k,
+        "contrastive_weight": config.contrastive_weight,
         # A rerun continues from the latest complete checkpoint of an earlier (killed) run (a path or
         # URI each worker reads); within a run, Ray Train restores its own latest checkpoint after a
         # worker failure (get_checkpoint()).

@@ -31,6 +31,8 @@ class Generator:
     repetition_penalty: float = 1.0
     frequency_penalty: float = 0.0
     opening_words: int = 0  # the job's default --opening-words with this generator
+    guidance_scale: float = 1.0  # guided decoding's scale where the engine has it (hf); 1 = off
+    negative_prompt: str = "no_disease"  # guided decoding's negative prompt
 
     @property
     def adapter_dir(self) -> Path:

@@ -99,6 +99,18 @@ class GenerateConfig(PlanConfig):
         help="subtracted from a token's logit for each time it is already in the note (not the prompt), "
         "against loops; 0 = off (default: the generator's, else 0)",
     )
+    guidance_scale: float = option(
+        1.0,
+        help="guided decoding (classifier-free guidance): each token scored u + g * (c - u) on "
+        "log-probabilities, c under the note's prompt, u under its --negative-prompt; holds the notes to "
+        "their code. 1 = off; engine hf (and openai, against medsyn's transformers Serve replicas)",
+    )
+    negative_prompt: Literal["no_disease", "confuser"] = option(
+        "no_disease",
+        help="guided decoding's negative prompt: no_disease (the prompt without title, symptoms and "
+        "example) or confuser (the prompt with the title of the frequent code the code's notes drift to; "
+        "needs --notes)",
+    )
     stop: list[str] = option(default_factory=list, help="stop strings, comma-separated")
     batch_size: int = option(16, help="notes per generation batch")
     replicas: int = option(1, help="engine replicas (Ray actors; one GPU each where there are GPUs)")
@@ -184,7 +196,20 @@ class GenerateConfig(PlanConfig):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}", option=name)
-        self.sampling()  # validates temperature, top_p, max_tokens and the penalties
+        self.sampling()  # validates temperature, top_p, max_tokens, the penalties and the guidance
+        if self.guidance_scale != 1.0 and self.engine not in ("hf", "openai"):
+            raise ConfigError(
+                f"--guidance-scale {self.guidance_scale} runs on engine hf (or openai against medsyn's "
+                f"transformers Serve replicas), not {self.engine!r}: vLLM has no guided decoding; use "
+                "--engine hf, or --guidance-scale 1",
+                option="guidance_scale",
+            )
+        if self.guidance_scale != 1.0 and self.negative_prompt == "confuser" and not self.notes:
+            raise ConfigError(
+                "--negative-prompt confuser picks each code's confuser among the codes with the most real "
+                "notes: give --notes, or use --negative-prompt no_disease",
+                option="negative_prompt",
+            )
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(
@@ -195,6 +220,7 @@ class GenerateConfig(PlanConfig):
             None,
             repetition_penalty=self.repetition_penalty,
             frequency_penalty=self.frequency_penalty,
+            guidance_scale=self.guidance_scale,
         )
 
 
@@ -223,6 +249,21 @@ def prepare(config: GenerateConfig) -> Planner:
     return planner
 
 
+def confuser_titles(config: GenerateConfig, planner: Planner) -> dict[str, str] | None:
+    """code -> the title of its confuser (`medsyn.sampling.confusers`), where the run's guided decoding
+    uses the confuser negative prompt; else None."""
+    if config.guidance_scale == 1.0 or config.negative_prompt != "confuser":
+        return None
+    from medsyn.sampling.confusers import confusers
+
+    assert config.notes is not None  # checked with the options
+    kg = open_kg(config.kg)
+    notes = load_notes(config.notes, text_column=config.text_column, code_column=config.code_column)
+    codes = [c.code for c in planner.codes]
+    picked = confusers(kg, [str(c) for c in notes["code"].to_pylist()], codes, language=config.language)
+    return {code: kg.disease(other).title(config.language) or other for code, other in picked.items()}
+
+
 def generation_settings(config: GenerateConfig) -> dict[str, Any]:
     """What a resumed run must share with the run it continues, besides the plan."""
     keys = (
@@ -242,6 +283,9 @@ def generation_settings(config: GenerateConfig) -> dict[str, Any]:
         settings["repetition_penalty"] = config.repetition_penalty
     if config.frequency_penalty:
         settings["frequency_penalty"] = config.frequency_penalty
+    if config.guidance_scale != 1.0:
+        settings["guidance_scale"] = config.guidance_scale
+        settings["negative_prompt"] = config.negative_prompt
     return settings
 
 
@@ -343,7 +387,7 @@ def _vllm_cpu_env(config: GenerateConfig) -> dict[str, str]:
 def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float, model_path: Path) -> Any:
     from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
-    from medsyn.engines.vllm_engine import engine_kwargs
+    from medsyn.engines.vllm_engine import engine_kwargs, sampling_kwargs
 
     kwargs = engine_kwargs(model_path, adapter=False, gpu=gpus > 0, max_model_len=config.max_model_len)
     kwargs.pop("model")
@@ -370,16 +414,7 @@ def _vllm_processor(config: GenerateConfig, params: SamplingParams, gpus: float,
     )
 
     def preprocess(row: dict[str, Any]) -> dict[str, Any]:
-        sampling = {
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "max_tokens": params.max_tokens,
-            "stop": list(params.stop) or None,
-            "seed": int(row["seed"]),
-            "repetition_penalty": params.repetition_penalty,
-            "frequency_penalty": params.frequency_penalty,
-        }
-        return {**row, "sampling_params": sampling}
+        return {**row, "sampling_params": sampling_kwargs(params, seed=int(row["seed"]))}
 
     return build_processor(processor_config, preprocess=preprocess, postprocess=vllm_output_row)
 
@@ -470,7 +505,13 @@ def _run(run: RunDir, planner: Planner, config: GenerateConfig, progress: bool) 
         shard_rows = min(config.shard_rows, max(config.batch_size, -(-len(todo) // 8)))
         blocks = np.array_split(todo, max(1, -(-len(todo) // shard_rows)))
         ds = ray.data.from_numpy(blocks).rename_columns({"data": "row"})  # one block per shard, no shuffle
-        plan = partial(stages.plan_and_prompt, planner=planner, with_messages=config.engine == "vllm")
+        plan = partial(
+            stages.plan_and_prompt,
+            planner=planner,
+            with_messages=config.engine == "vllm",
+            negative=config.negative_prompt if config.guidance_scale != 1.0 else None,
+            confuser_titles=confuser_titles(config, planner),
+        )
         ds = ds.map_batches(
             plan,
             batch_size=shard_rows,

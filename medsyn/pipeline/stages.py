@@ -14,7 +14,7 @@ import pyarrow as pa
 from medsyn.engines import Engine, Request, SamplingParams, make_engine
 from medsyn.pipeline import rundir
 from medsyn.pipeline.schema import NOTES
-from medsyn.prompts import messages, render, start_answer, template_by_id, with_opening
+from medsyn.prompts import messages, negative_prompt, render, start_answer, template_by_id, with_opening
 from medsyn.quality.scores import score_note
 from medsyn.sampling.plan import Planner
 from medsyn.storage import Location
@@ -27,23 +27,33 @@ def as_columns(batch: Any) -> dict[str, list[Any]]:
     return {k: _column(batch, k, len(v)) for k, v in batch.items()}
 
 
-def plan_and_prompt(batch: Any, planner: Planner, with_messages: bool = False) -> dict[str, Any]:
-    """Rows -> planned notes with their rendered prompts (and, if asked, chat messages for ray.data.llm)."""
+def plan_and_prompt(
+    batch: Any,
+    planner: Planner,
+    with_messages: bool = False,
+    negative: str | None = None,
+    confuser_titles: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Rows -> planned notes with their rendered prompts (and, if asked, chat messages for ray.data.llm).
+    `negative` (no_disease or confuser, with `confuser_titles`: code -> its confuser's title): also the
+    negative prompt of guided decoding, as the `negative` column (it ends with the row's opening too)."""
     out = planner.plan(np.asarray(as_columns(batch)["row"], dtype=np.int64))
-    systems, prompts = [], []
+    systems, prompts, negatives = [], [], []
     for i in range(len(out["row"])):
         template = template_by_id(out["template_id"][i])
-        system, prompt = render(
-            template,
-            symptoms=out["symptoms"][i],
-            example=out["example_text"][i],
-            title=out["title"][i],
-            sex=out["sex"][i],
-            age=out["age"][i],
-        )
+        fields = {"symptoms": out["symptoms"][i], "sex": out["sex"][i], "age": out["age"][i]}
+        system, prompt = render(template, example=out["example_text"][i], title=out["title"][i], **fields)
         systems.append(system)
         prompts.append(start_answer(prompt, out["opening"][i]))
+        if negative is not None:
+            confuser = (confuser_titles or {}).get(out["code"][i])
+            _, text = negative_prompt(
+                template, negative, example=out["example_text"][i], confuser_title=confuser, **fields
+            )
+            negatives.append(start_answer(text, out["opening"][i]))
     out["system"], out["prompt"] = systems, prompts
+    if negative is not None:
+        out["negative"] = negatives
     if with_messages and planner.config.form == "chat":
         out["messages"] = [messages(s, p) for s, p in zip(systems, prompts, strict=True)]
     return out
@@ -51,14 +61,16 @@ def plan_and_prompt(batch: Any, planner: Planner, with_messages: bool = False) -
 
 def to_requests(batch: dict[str, Any], params: SamplingParams, form: str) -> list[Request]:
     requests = []
+    negatives = batch.get("negative") or [None] * len(batch["note_id"])
     for i, note_id in enumerate(batch["note_id"]):
         p = dataclasses.replace(params, seed=int(batch["seed"][i]))
+        negative = negatives[i] if params.guidance_scale != 1.0 else None
         if form == "chat":
-            requests.append(
-                Request(note_id, messages=messages(batch["system"][i], batch["prompt"][i]), params=p)
-            )
+            chat = messages(batch["system"][i], batch["prompt"][i])
+            negative_chat = messages(batch["system"][i], negative) if negative is not None else None
+            requests.append(Request(note_id, messages=chat, params=p, negative=negative_chat))
         else:
-            requests.append(Request(note_id, prompt=batch["prompt"][i], params=p))
+            requests.append(Request(note_id, prompt=batch["prompt"][i], params=p, negative=negative))
     return requests
 
 

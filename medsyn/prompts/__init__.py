@@ -19,6 +19,15 @@ LANGUAGES = ("ru", "en")
 FORMS = ("chat", "completion")
 _SEX = {"ru": {"female": "женский", "male": "мужской"}, "en": {"female": "female", "male": "male"}}
 _UNKNOWN = {"ru": "не указан", "en": "not given"}
+# The prompt with the disease removed, for templates that give no `blank` of their own.
+BLANK = {
+    "ru": {"chat": "Напиши краткую запись о жалобах пациента.", "completion": "Запись о жалобах пациента:"},
+    "en": {
+        "chat": "Write a short note of a patient's complaints.",
+        "completion": "Note of a patient's complaints:",
+    },
+}
+NEGATIVE_PROMPTS = ("no_disease", "confuser")
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class Template:
     requires_example: bool
     fallback: str | None
     example_max_words: int | None = None  # examples it was built for are at most this long (None: any)
+    blank: str = ""  # the prompt with the disease removed (no title, symptoms or example)
 
     @property
     def id(self) -> str:
@@ -71,6 +81,7 @@ def get_template(name: str, language: str, form: str) -> Template:
         requires_example=bool(spec.get("requires_example", False)),
         fallback=spec.get("fallback"),
         example_max_words=spec.get("example_max_words"),
+        blank=spec[language].get("blank") or BLANK[language][form],
     )
 
 
@@ -113,6 +124,39 @@ def render(
         age=age if age is not None else _UNKNOWN[lang],
     )
     return template.system, text
+
+
+def negative_prompt(
+    template: Template,
+    kind: str,
+    *,
+    symptoms: list[str],
+    example: str | None = None,
+    confuser_title: str | None = None,
+    sex: str | None = None,
+    age: int | None = None,
+) -> tuple[str | None, str]:
+    """(system message or None, prompt text) of guided decoding's negative prompt for one note.
+
+    `no_disease`: the template's `blank`, the prompt without the title, the symptoms and the example;
+    `confuser`: the same prompt with the title of the code the notes drift to (`confuser_title`)."""
+    if kind == "no_disease":
+        return template.system, template.blank
+    if kind == "confuser":
+        if "{title}" not in template.text:
+            raise ConfigError(
+                f"negative prompt confuser needs a template with the disease title; {template.id} has none",
+                option="negative_prompt",
+            )
+        if not confuser_title:
+            raise ConfigError(
+                "negative prompt confuser: no confuser code for this note", option="negative_prompt"
+            )
+        return render(template, symptoms=symptoms, example=example, title=confuser_title, sex=sex, age=age)
+    raise ConfigError(
+        f"negative prompt {kind!r} is not valid; use {' or '.join(NEGATIVE_PROMPTS)}",
+        option="negative_prompt",
+    )
 
 
 def messages(system: str | None, prompt: str) -> list[dict[str, str]]:

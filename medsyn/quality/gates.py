@@ -17,6 +17,10 @@ Gates (value over the notes that have text; failed generations are counted apart
   in its top 3 (notes of codes it never saw are not judged). A note that opens with words borrowed from a
   real note (`--opening-words`) is judged on its own words, the opening cut off: the borrowed words are
   the real note's, not the generator's (the whole note's share is reported beside, as `whole_note`).
+- `drift`: share of the notes (of codes other than the most frequent) that the TF-IDF classifier ranks
+  first among the `FREQUENT_CODES` codes with the most real notes: the notes lost their code to the
+  frequent ones. Beside it, where held-out real notes are given (`medsyn evaluate`), the same share for
+  the real notes of the same codes. RuMedTop3 dev notes of the 40 rarest codes: 0.27-0.34.
 - `copy_rate`: share of notes that copy their example (5-gram containment >= the run's threshold) or any
   real note (5-gram Jaccard with the nearest real note >= `COPY_JACCARD`: near-identical; short notes
   share stock phrases with real ones, so containment would flag ordinary wording). Real RuMedTop3 dev
@@ -44,6 +48,7 @@ from medsyn.quality.text import tokens
 if TYPE_CHECKING:
     from medsyn.quality.classifier import TfidfClassifier, TfidfConfig
 
+FREQUENT_CODES = 10  # the drift gate: the codes with the most real notes
 KNOWN_WORDS = 0.7  # a note is in the language when this share of its words is known
 COPY_JACCARD = 0.8  # a note copies a real note when their 5-gram sets have this Jaccard similarity
 TOP_K = 3
@@ -56,6 +61,7 @@ class GateTargets:
     symptom_recall: float = 0.5
     classifier_agreement: float = 0.5
     copy_rate: float = 0.02
+    drift: float = 0.40
     length_low: float = 0.25
     length_high: float = 0.75
 
@@ -125,6 +131,41 @@ def _in_top_k(classifier: Any, texts: list[str], classes: list[int]) -> list[boo
     ]
 
 
+def drift_flags(classifier: Any, texts: list[str], frequent: set[str]) -> list[bool]:
+    """Whether the classifier ranks each text first among the `frequent` codes."""
+    if not texts:
+        return []
+    top1 = classifier.scores(texts).argmax(axis=1)
+    return [classifier.classes[int(i)] in frequent for i in top1]
+
+
+def _drift_gate(
+    reference: RealReference,
+    ok: list[dict[str, Any]],
+    held_out: tuple[list[str], list[str]] | None,
+    target: float,
+) -> dict[str, Any]:
+    frequent = {c for c, _ in collections.Counter(reference.codes).most_common(FREQUENT_CODES)}
+    judged = [r for r in ok if r["code"] not in frequent]
+    flags = drift_flags(
+        reference.classifier, [own_words(r["text"], r.get("opening")) for r in judged], frequent
+    )
+    gate = _gate(_share(flags), target, at_most=True) | {
+        "judged": len(judged),
+        "frequent_codes": sorted(frequent),
+    }
+    if not judged:  # every note's code is a frequent one: nothing to drift to, the gate does not apply
+        gate |= {
+            "applicable": False,
+            "reason": f"every note's code is among the {FREQUENT_CODES} most frequent",
+        }
+    if held_out is not None:
+        codes = {r["code"] for r in judged}
+        real = [t for t, c in zip(*held_out, strict=True) if c in codes]
+        gate |= {"real": _share(drift_flags(reference.classifier, real, frequent)), "real_judged": len(real)}
+    return gate
+
+
 def _gate(value: float | None, target: float, *, at_most: bool = False) -> dict[str, Any]:
     passed = None if value is None else (value <= target if at_most else value >= target)
     return {"value": value, "target": f"{'<=' if at_most else '>='} {target}", "passed": passed}
@@ -139,9 +180,11 @@ def quality_gates(
     reference: RealReference | None,
     *,
     targets: GateTargets | None = None,
+    held_out: tuple[list[str], list[str]] | None = None,
 ) -> dict[str, Any]:
     """The gates of a generated set (columns text, code, and where present symptom_recall,
-    copied_example, opening, error). Gates that need the real notes are None without a `reference`."""
+    copied_example, opening, error). Gates that need the real notes are None without a `reference`.
+    `held_out`: (texts, codes) of real notes the reference never saw, for the drift gate's real share."""
     from medsyn.quality.similarity import near_duplicates
 
     t = targets or GateTargets()
@@ -214,10 +257,12 @@ def quality_gates(
                 "judged_on": f"own words: the borrowed opening cut off in {with_opening} notes",
                 "whole_note": _share(whole),
             }
+        out["drift"] = _drift_gate(reference, ok, held_out, t.drift)
     else:
         out["classifier_agreement"] = _gate(None, t.classifier_agreement) | {
             "reason": "needs real notes of 2+ codes"
         }
+        out["drift"] = _gate(None, t.drift, at_most=True) | {"reason": "needs real notes of 2+ codes"}
 
     copied_example = [bool(r.get("copied_example")) for r in ok]
     copy: dict[str, Any] = {"example": _share(copied_example)}
@@ -245,13 +290,17 @@ def quality_gates(
         "distinct_2": len(set(bigrams)) / len(bigrams) if bigrams else None,
         "near_duplicates": len(dups) / len(ok) if ok else None,
     }
-    judged_gates = [g["passed"] for k, g in out.items() if isinstance(g, dict) and "passed" in g]
+    judged_gates = [
+        g["passed"]
+        for g in out.values()
+        if isinstance(g, dict) and "passed" in g and g.get("applicable", True)
+    ]
     out["passed"] = None if any(p is None for p in judged_gates) else all(judged_gates)
     out["targets"] = asdict(t)
     return out
 
 
-GATES = ("language", "degenerate", "length", "symptom_recall", "classifier_agreement", "copy_rate")
+GATES = ("language", "degenerate", "length", "symptom_recall", "classifier_agreement", "drift", "copy_rate")
 
 
 def gate_lines(gates: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -262,11 +311,15 @@ def gate_lines(gates: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
     rows = []
     for name in GATES:
-        g = gates[name]
+        g = gates.get(name)
+        if g is None:  # a run gated before the gate existed
+            continue
         verdict = {True: "pass", False: "FAIL", None: "n/a"}[g.get("passed")]
         value = fmt(g.get("value"))
         if g.get("whole_note") is not None:  # agreement judged without borrowed openings
             value += f" (own words; whole note {fmt(g['whole_note'])})"
+        if g.get("real") is not None:  # the same share for held-out real notes of the same codes
+            value += f" (real notes {fmt(g['real'])})"
         rows.append((name, value, str(g.get("target", "")), verdict))
     r = gates.get("realism") or {}  # absent from runs gated before it existed
     target = "reported: 0.5 reads as real"

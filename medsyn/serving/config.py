@@ -54,6 +54,14 @@ class ServeConfig:
         None,
         help="/v1/notes: frequency penalty of requests that give none (default: the generator's, else 0)",
     )
+    notes_guidance_scale: float | None = option(
+        None,
+        help="/v1/notes: guided decoding's scale for requests that give none (1 = off; > 1 needs --engine "
+        "hf; default: the generator's with --engine hf, else 1)",
+    )
+    notes_negative_prompt: Literal["no_disease", "confuser"] | None = option(
+        None, help="/v1/notes: guided decoding's negative prompt (default: the generator's, else no_disease)"
+    )
     notes_opening_words: int | None = option(
         None,
         help="/v1/notes, form completion: notes start with the first N words of another real note of their "
@@ -107,16 +115,31 @@ class ServeConfig:
                 self.notes_model = self.notes_model or f"{self.served_name}:{generator.language}"
                 self.notes_template = self.notes_template or generator.template
                 self.notes_form = self.notes_form or generator.form
-                for name in ("temperature", "top_p", "frequency_penalty", "opening_words"):
+                for name in ("temperature", "top_p", "frequency_penalty", "opening_words", "negative_prompt"):
                     if getattr(self, f"notes_{name}") is None:
                         setattr(self, f"notes_{name}", getattr(generator, name))
+                if self.notes_guidance_scale is None and self.engine == "hf":
+                    self.notes_guidance_scale = generator.guidance_scale
         self.notes_template = self.notes_template or "paper_main"
         self.notes_form = self.notes_form or "chat"
         self.notes_temperature = 0.8 if self.notes_temperature is None else self.notes_temperature
         self.notes_top_p = 0.95 if self.notes_top_p is None else self.notes_top_p
         self.notes_frequency_penalty = self.notes_frequency_penalty or 0.0
         self.notes_opening_words = self.notes_opening_words or 0
+        self.notes_guidance_scale = self.notes_guidance_scale or 1.0
+        self.notes_negative_prompt = self.notes_negative_prompt or "no_disease"
         check_choices(self)
+        if not 1 <= self.notes_guidance_scale <= 10:
+            raise ConfigError(
+                f"notes_guidance_scale must be in [1, 10] (1 = off), got {self.notes_guidance_scale}",
+                option="notes_guidance_scale",
+            )
+        if self.notes_guidance_scale != 1 and self.engine != "hf":
+            raise ConfigError(
+                f"notes_guidance_scale {self.notes_guidance_scale} needs --engine hf (transformers "
+                "replicas): vLLM has no guided decoding",
+                option="notes_guidance_scale",
+            )
         if self.notes_opening_words < 0 or (self.notes_opening_words and self.notes_form != "completion"):
             raise ConfigError(
                 f"notes_opening_words {self.notes_opening_words} needs a count >= 0 and notes_form "

@@ -30,6 +30,8 @@ class Sampling:
     min_tokens: int
     stop: tuple[str, ...]
     seed: int | None
+    guidance_scale: float = 1.0
+    negative: tuple[int, ...] | None = None  # the negative prompt's token ids (guidance_scale != 1)
 
 
 def check_supported(request: CompletionRequest | ChatCompletionRequest) -> None:
@@ -51,11 +53,47 @@ def check_supported(request: CompletionRequest | ChatCompletionRequest) -> None:
             raise BadRequest(f"{param} is not supported by the transformers (hf) replicas", param)
 
 
+def guidance_of(request: CompletionRequest | ChatCompletionRequest) -> tuple[float, Any]:
+    """(guidance_scale, negative prompt) of a request: medsyn's extra fields (`extra_body` of the openai
+    client), checked; (1.0, None) when absent. The negative prompt has the request's form: a string for
+    completions, messages for chat."""
+    extra = request.model_extra or {}
+    scale = extra.get("guidance_scale")
+    if scale is None or scale == 1:
+        return 1.0, None
+    if not isinstance(scale, int | float) or not 1 <= scale <= 10:
+        raise BadRequest(
+            f"guidance_scale must be a number in [1, 10] (1 = off), got {scale!r}", "guidance_scale"
+        )
+    negative = extra.get("negative_prompt")
+    chat = isinstance(request, ChatCompletionRequest)
+    if chat and not (isinstance(negative, list) and all(isinstance(m, dict) for m in negative) and negative):
+        raise BadRequest(
+            "guidance_scale > 1 needs negative_prompt: a list of chat messages", "negative_prompt"
+        )
+    if not chat and not isinstance(negative, str):
+        raise BadRequest("guidance_scale > 1 needs negative_prompt: a string", "negative_prompt")
+    return float(scale), negative
+
+
 def sampling_of(
-    request: CompletionRequest | ChatCompletionRequest, prompt_len: int, max_model_len: int
+    request: CompletionRequest | ChatCompletionRequest,
+    prompt_len: int,
+    max_model_len: int,
+    tokenizer: Any = None,
 ) -> Sampling:
-    """The request's sampling settings; max_tokens defaults to what the context leaves."""
+    """The request's sampling settings; max_tokens defaults to what the context leaves. `tokenizer`
+    tokenizes a guided request's negative prompt."""
     check_supported(request)
+    guidance_scale, negative = guidance_of(request)
+    negative_ids = None
+    if negative is not None:
+        if isinstance(negative, str):
+            negative_ids = tuple(
+                tokenizer(with_bos(tokenizer, negative), add_special_tokens=False)["input_ids"]
+            )
+        else:
+            negative_ids = tuple(_chat_ids(tokenizer, negative, "negative_prompt"))
     # vars(): reading chat's deprecated `max_tokens` attribute would warn on every request
     max_tokens = getattr(request, "max_completion_tokens", None) or vars(request).get("max_tokens")
     room = max_model_len - prompt_len
@@ -93,6 +131,8 @@ def sampling_of(
         min_tokens=int(request.min_tokens or 0),
         stop=stop,
         seed=request.seed,
+        guidance_scale=guidance_scale,
+        negative=negative_ids,
     )
 
 
@@ -120,16 +160,20 @@ def completion_prompts(tokenizer: Any, request: CompletionRequest) -> list[list[
 
 def chat_prompt(tokenizer: Any, request: ChatCompletionRequest) -> list[int]:
     """The token ids of a chat request's messages under the model's chat template (text parts only)."""
+    return _chat_ids(tokenizer, request.messages, "messages")
+
+
+def _chat_ids(tokenizer: Any, given: Any, param: str) -> list[int]:
     if tokenizer.chat_template is None:
-        raise BadRequest("this model has no chat template: use /v1/completions", "messages")
+        raise BadRequest("this model has no chat template: use /v1/completions", param)
     messages = []
-    for m in request.messages:
+    for m in given:
         message = dict(m)
         content = message.get("content")
         if isinstance(content, list):  # content parts: text only
             texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
             if len(texts) != len(content):
-                raise BadRequest("only text content parts are supported", "messages")
+                raise BadRequest("only text content parts are supported", param)
             message["content"] = "".join(texts)
         messages.append(message)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

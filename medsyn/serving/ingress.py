@@ -129,12 +129,26 @@ class MedsynIngress(OpenAiIngress):
             )
         return None
 
+    def _guidance_error(self, scale: Any) -> JSONResponse | None:
+        """Guided decoding asked of vLLM replicas (which have none): a 400 naming it, never ignored."""
+        if scale is None or scale == 1 or self.settings.engine == "hf":
+            return None
+        return openai_error(
+            400,
+            f"guidance_scale {scale}: guided decoding runs on medsyn's transformers replicas (medsyn serve "
+            "--engine hf), not on vLLM; leave it out or set it to 1",
+            param="guidance_scale",
+            code="invalid_value",
+        )
+
     async def completions(self, body: CompletionRequest, request: Request) -> Response:
-        error = self._limit_error(body, _chars(body.prompt))
+        scale = (body.model_extra or {}).get("guidance_scale")
+        error = self._guidance_error(scale) or self._limit_error(body, _chars(body.prompt))
         return error or await super().completions(body, request)
 
     async def chat(self, body: ChatCompletionRequest, request: Request) -> Response:
-        error = self._limit_error(body, _chars(body.messages))
+        scale = (body.model_extra or {}).get("guidance_scale")
+        error = self._guidance_error(scale) or self._limit_error(body, _chars(body.messages))
         return error or await super().chat(body, request)
 
     # -- /v1/notes ----------------------------------------------------------------------------------
@@ -151,6 +165,12 @@ class MedsynIngress(OpenAiIngress):
             return openai_error(
                 400, f"max_tokens must be <= {s.max_tokens_limit}, got {max_tokens}", param="max_tokens"
             )
+        guidance = (
+            float(s.notes_guidance_scale or 1.0) if body.guidance_scale is None else body.guidance_scale
+        )
+        negative = body.negative_prompt or s.notes_negative_prompt
+        if (error := self._guidance_error(guidance)) is not None:
+            return error
         language = body.language or s.language
         if body.model is None and s.notes_model and language != s.language:
             return openai_error(
@@ -173,6 +193,10 @@ class MedsynIngress(OpenAiIngress):
                 default_template=s.notes_template or "paper_main",
                 form=s.notes_form or "chat",
                 opening_words=s.notes_opening_words or 0,
+                negative=negative if guidance != 1 else None,
+                confuser_titles=self._confuser_titles(body.codes)
+                if guidance != 1 and negative == "confuser"
+                else None,
             )
         except ConfigError as exc:  # a bad request value; option is the request field
             return openai_error(400, str(exc), param=exc.option, code="invalid_value")
@@ -190,12 +214,12 @@ class MedsynIngress(OpenAiIngress):
         if ":" in model and model not in self._adapters_in_use:
             # The first request for an adapter loads it on the replica; ray.serve.llm's vLLM engine refuses a
             # second concurrent load of the same adapter ("already been loaded"), so one note goes first.
-            results.append(await self._generate_note(model, planned[0], body, max_tokens))
+            results.append(await self._generate_note(model, planned[0], body, max_tokens, guidance))
             planned = planned[1:]
             if not results[0].get("error"):
                 self._adapters_in_use.add(model)
         results += await asyncio.gather(
-            *(self._generate_note(model, note, body, max_tokens) for note in planned)
+            *(self._generate_note(model, note, body, max_tokens, guidance) for note in planned)
         )
         failed = [r for r in results if r.get("error")]
         if failed and len(failed) == len(results):
@@ -215,8 +239,23 @@ class MedsynIngress(OpenAiIngress):
             }
         )
 
+    def _confuser_titles(self, codes: list[str]) -> dict[str, str]:
+        """code -> its confuser's title (`medsyn.sampling.confusers`) among the server's real notes."""
+        from medsyn.sampling.confusers import confusers
+
+        if self.real_notes is None:
+            raise ConfigError(
+                "negative_prompt confuser needs a server with real notes (--notes)", option="negative_prompt"
+            )
+        wanted = [c.strip().upper() for c in codes]
+        note_codes = [str(c) for c in self.real_notes["code"].to_pylist()]
+        picked = confusers(
+            self.kg, note_codes, [c for c in wanted if self.kg.has(c)], language=self.settings.language
+        )
+        return {c: self.kg.disease(o).title(self.settings.language) or o for c, o in picked.items()}
+
     async def _generate_note(
-        self, model: str, note: dict[str, Any], body: NotesRequest, max_tokens: int
+        self, model: str, note: dict[str, Any], body: NotesRequest, max_tokens: int, guidance: float = 1.0
     ) -> dict[str, Any]:
         common: dict[str, Any] = dict(
             model=model,
@@ -232,13 +271,20 @@ class MedsynIngress(OpenAiIngress):
             seed=note["seed"] % (2**31),
             stream=False,
         )
+        if guidance != 1:
+            common.update(guidance_scale=guidance, negative_prompt=note["negative"])
         chat = "messages" in note
         request: Any = (
             ChatCompletionRequest(messages=note["messages"], **common)
             if chat
             else CompletionRequest(prompt=note["prompt"], **common)
         )
-        out = {k: v for k, v in note.items() if k not in ("messages", "example_text")}
+        out = {k: v for k, v in note.items() if k not in ("messages", "example_text", "negative")}
+        if guidance != 1:
+            out.update(
+                guidance_scale=guidance,
+                negative_prompt=body.negative_prompt or self.settings.notes_negative_prompt,
+            )
         out["prompt"] = note["messages"][-1]["content"] if chat else note["prompt"]
         first: Any = None
         async for chunk in self._get_response(body=request, call_method="chat" if chat else "completions"):

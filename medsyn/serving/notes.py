@@ -11,7 +11,7 @@ generation job's planner, so a seeded request is reproducible.
 from __future__ import annotations
 
 import random
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from medsyn.errors import ConfigError
 from medsyn.kg.store import KGStore
-from medsyn.prompts import get_template, messages, render, start_answer, template_by_id
+from medsyn.prompts import get_template, messages, negative_prompt, render, start_answer, template_by_id
 from medsyn.sampling.plan import PlanConfig, build_planner
 
 
@@ -37,6 +37,15 @@ class NotesRequest(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0, description="default: the server's")
     top_p: float | None = Field(None, gt=0.0, le=1.0, description="default: the server's")
     frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="default: the server's")
+    guidance_scale: float | None = Field(
+        None,
+        ge=1.0,
+        le=10.0,
+        description="guided decoding (1 = off; transformers replicas only; default: the server's)",
+    )
+    negative_prompt: Literal["no_disease", "confuser"] | None = Field(
+        None, description="guided decoding's negative prompt (default: the server's)"
+    )
     max_tokens: int | None = Field(None, ge=1)
     opening_words: int | None = Field(
         None,
@@ -102,10 +111,13 @@ def plan_notes(
     default_template: str = "paper_main",
     form: str = "chat",
     opening_words: int = 0,
+    negative: str | None = None,
+    confuser_titles: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The planned notes of a request, each with its chat `messages` (form chat) or its `prompt` (form
     completion, ending with the note's `opening`); `default_template` and `opening_words` are used when
-    the request gives none.
+    the request gives none. `negative` (no_disease or confuser, with `confuser_titles`: code -> title):
+    each note also gets guided decoding's negative prompt, `negative`, in the same form.
 
     Raises:
         ConfigError: a bad request value; its `option` is the request field (see REQUEST_FIELDS).
@@ -149,14 +161,19 @@ def plan_notes(
         template = (
             get_template(template_name, lang, form) if req.example else template_by_id(plan["template_id"][i])
         )
-        system, prompt = render(
-            template,
-            symptoms=symptoms,
-            example=example,
-            title=plan["title"][i],
-            sex=plan["sex"][i],
-            age=plan["age"][i],
-        )
+        fields = {"symptoms": symptoms, "example": example, "sex": plan["sex"][i], "age": plan["age"][i]}
+        system, prompt = render(template, title=plan["title"][i], **fields)
+        guided: dict[str, Any] = {}
+        if negative is not None:
+            try:
+                _, text = negative_prompt(
+                    template, negative, confuser_title=(confuser_titles or {}).get(plan["code"][i]), **fields
+                )
+            except ConfigError as exc:
+                raise ConfigError(str(exc), option="negative_prompt") from exc
+            guided["negative"] = (
+                messages(system, text) if form == "chat" else start_answer(text, plan["opening"][i])
+            )
         out.append(
             {
                 "id": plan["note_id"][i],
@@ -180,6 +197,7 @@ def plan_notes(
                     if form == "chat"
                     else {"prompt": start_answer(prompt, plan["opening"][i])}
                 ),
+                **guided,
             }
         )
     return out

@@ -159,6 +159,13 @@ class TransformersEngine(LLMEngine):
                 frequency_penalty=s.frequency_penalty,
                 min_tokens=s.min_tokens,
                 stop=s.stop,
+                guidance_scale=s.guidance_scale,
+                negative_ids=torch.tensor([s.negative], device=self.device) if s.negative else None,
+                negative_mask=(
+                    torch.ones((1, len(s.negative)), dtype=torch.long, device=self.device)
+                    if s.negative
+                    else None
+                ),
             )
             input_ids = torch.tensor([ids], device=self.device)
             with torch.inference_mode(), self._adapter(model):
@@ -232,7 +239,7 @@ class TransformersEngine(LLMEngine):
     ) -> AsyncGenerator[str | CompletionResponse | ErrorResponse, None]:
         try:
             prompts = completion_prompts(self.tokenizer, request)
-            sampling = sampling_of(request, max(len(p) for p in prompts), self.max_model_len)
+            sampling = sampling_of(request, max(len(p) for p in prompts), self.max_model_len, self.tokenizer)
         except BadRequest as exc:
             yield error_response(str(exc), exc.param)
             return
@@ -245,7 +252,7 @@ class TransformersEngine(LLMEngine):
     ) -> AsyncGenerator[str | ChatCompletionResponse | ErrorResponse, None]:
         try:
             prompt = chat_prompt(self.tokenizer, request)
-            sampling = sampling_of(request, len(prompt), self.max_model_len)
+            sampling = sampling_of(request, len(prompt), self.max_model_len, self.tokenizer)
         except BadRequest as exc:
             yield error_response(str(exc), exc.param)
             return

@@ -25,6 +25,7 @@ def test_vllm_greedy_matches_transformers(default_model: Path) -> None:
             # One process on the CPU: the model computes on the threads asked for, not on every core.
             assert torch.get_num_threads() == 1
             got, again, long_out = _generate(vllm, requests)
+            ours, theirs = _sample_both_ways(vllm)
         # After vLLM ran in this process, torch.set_num_threads is a no-op: medsyn's engines still set theirs.
         with make_engine("hf", str(default_model), threads=2):
             assert torch.get_num_threads() == 2
@@ -39,6 +40,24 @@ def test_vllm_greedy_matches_transformers(default_model: Path) -> None:
     assert got[2].text == again[0].text  # a seeded sample reproduces
     assert all(r.error is None and r.completion_tokens > 0 for r in long_out)
     assert long_out[0].prompt_tokens * len(long_out) > 2048
+    # medsyn's top-p and frequency penalty (its logits processors) draw vLLM's own tokens, seed for seed.
+    assert ours == theirs and len(set(ours)) > 1
+
+
+def _sample_both_ways(vllm: Engine) -> tuple[list[str], list[str]]:
+    from vllm import SamplingParams as VLLMParams
+
+    from medsyn.engines.vllm_engine import sampling_kwargs
+
+    prompts = [f"The patient complains of {x}" for x in ("fever", "cough", "pain", "a rash")] * 2
+    settings = dict(temperature=0.7, top_p=0.8, max_tokens=24, frequency_penalty=0.5)
+    ours = [VLLMParams(**sampling_kwargs(SamplingParams(**settings), seed=i)) for i in range(len(prompts))]
+    theirs = [VLLMParams(**settings, seed=i) for i in range(len(prompts))]
+    llm = vllm.llm  # type: ignore[attr-defined]
+    return tuple(  # type: ignore[return-value]
+        [o.outputs[0].text for o in llm.generate(prompts, params, use_tqdm=False)]
+        for params in (ours, theirs)
+    )
 
 
 def _generate(vllm: Engine, requests: list[Request]) -> tuple[list[Result], list[Result], list[Result]]:
@@ -62,8 +81,9 @@ def test_sampling_settings_reach_vllm() -> None:
 
     params = SamplingParams(0.5, 0.9, 64, ("\n\n",), 7, repetition_penalty=1.1, frequency_penalty=0.4)
     vllm_params = VLLMEngine._params(None, Request("r", prompt="x", params=params))  # type: ignore[arg-type]
-    assert (vllm_params.temperature, vllm_params.top_p, vllm_params.max_tokens, vllm_params.seed) == (
-        0.5, 0.9, 64, 7,
-    )  # fmt: skip
+    assert (vllm_params.temperature, vllm_params.max_tokens, vllm_params.seed) == (0.5, 64, 7)
     assert vllm_params.stop == ["\n\n"]
-    assert (vllm_params.repetition_penalty, vllm_params.frequency_penalty) == (1.1, 0.4)
+    assert vllm_params.repetition_penalty == 1.1
+    # top-p and the frequency penalty reach medsyn's logits processors, not vLLM's sorting sampler
+    assert (vllm_params.top_p, vllm_params.frequency_penalty) == (1.0, 0.0)
+    assert vllm_params.extra_args == {"medsyn_top_p": 0.9, "medsyn_frequency_penalty": 0.4}

@@ -34,3 +34,14 @@ def notes_dir(tmp_path: Path) -> Path:
         [("d1", "J06", f"Насморк и кашель {MARKER} три дня подряд без температуры.")], tmp_path / "dev.jsonl"
     )
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An instruction dataset built from the TRAIN notes and the demo KG (30% of the notes for val)."""
+    from medsyn.finetune.dataset import DatasetConfig, build_dataset
+
+    root = tmp_path_factory.mktemp("ft")
+    notes = write_notes(TRAIN, root / "train.jsonl")
+    build_dataset(DatasetConfig(notes=notes, kg="demo", out=root / "sft", val_fraction=0.3), use_ray=False)
+    return root / "sft"

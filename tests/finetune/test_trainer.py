@@ -22,22 +22,11 @@ from medsyn.finetune import (
     merge_adapter,
     run_finetune,
 )
-from medsyn.finetune.dataset import DatasetConfig, build_dataset
 from medsyn.models import model_fingerprint
 from tests.kill import kill_job_when
 
 pytestmark = pytest.mark.integration
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.finetune.conftest import TRAIN, write_notes
-
-    root = tmp_path_factory.mktemp("ft")
-    notes = write_notes(TRAIN, root / "train.jsonl")
-    build_dataset(DatasetConfig(notes=notes, kg="demo", out=root / "sft", val_fraction=0.3), use_ray=False)
-    return root / "sft"
 
 
 def _config(dataset: Path, out: Path, model: Path, **kw: Any) -> FinetuneConfig:

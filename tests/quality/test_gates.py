@@ -100,6 +100,31 @@ def test_each_gate_counted_by_hand(reference: RealReference) -> None:
     assert [row[0] for row in gate_lines(g)][-2:] == ["realism", "diversity"]
 
 
+def test_drift_counts_the_notes_the_classifier_gives_to_a_frequent_code(
+    reference: RealReference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medsyn.quality import gates
+
+    # Two codes: both are among the 10 most frequent, so no note can drift: the gate does not apply.
+    g = quality_gates(_generated([("K29", GOOD_K29, 1.0, False, None)]), reference)
+    assert g["drift"]["applicable"] is False and g["drift"]["judged"] == 0 and g["passed"] is not None
+    monkeypatch.setattr(gates, "FREQUENT_CODES", 1)  # now only J06 (listed first, as many notes) is frequent
+    notes = _generated(
+        [
+            ("K29", GOOD_K29, 1.0, False, None),
+            ("K29", GOOD_J06, 1.0, False, None),
+            ("J06", GOOD_J06, 1.0, False, None),
+        ]
+    )
+    held_out = (["Изжога после еды.", "Насморк и кашель.", "Кашель."], ["K29", "K29", "J06"])
+    g = quality_gates(notes, reference, held_out=held_out)
+    assert g["drift"]["frequent_codes"] == ["J06"] and g["drift"]["judged"] == 2  # the J06 note is not judged
+    assert g["drift"]["value"] == pytest.approx(1 / 2) and g["drift"]["passed"] is False  # target <= 0.4
+    assert g["drift"]["real"] == pytest.approx(1 / 2) and g["drift"]["real_judged"] == 2
+    line = next(row for row in gate_lines(g) if row[0] == "drift")
+    assert line[1] == "0.500 (real notes 0.500)" and line[3] == "FAIL"
+
+
 def test_good_notes_pass_and_without_reference_gates_are_unjudged(reference: RealReference) -> None:
     good = _generated([("J06", GOOD_J06, 1.0, False, None), ("K29", GOOD_K29, 1.0, False, None)])
     g = quality_gates(good, reference)

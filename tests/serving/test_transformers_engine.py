@@ -131,6 +131,46 @@ def test_chat_stop_seed_and_n(engine: TransformersEngine) -> None:
     assert two.choices[1].message.content != samples[0]
 
 
+def test_guided_decoding_is_the_hf_engines(engine: TransformersEngine, default_model: Path) -> None:
+    """A guided request (medsyn's extra fields, the openai client's extra_body) draws what the job's hf
+    engine draws for the same seed; the guidance changes the text; bad guidance is a 400 naming it."""
+    negative = "Note:"
+    settings = dict(temperature=1.0, top_p=0.9, max_tokens=12, seed=21)
+    request = CompletionRequest(
+        model=MODEL, prompt=PROMPT, top_k=50, guidance_scale=2.5, negative_prompt=negative, **settings
+    )
+    (served,) = _run(engine.completions(request))
+    with make_engine("hf", str(default_model)) as hf:
+        params = SamplingParams(guidance_scale=2.5, **settings)  # type: ignore[arg-type]
+        (job,) = hf.generate([Request("a", prompt=PROMPT, params=params, negative=negative)])
+    assert served.choices[0].text.strip() == job.text and job.text
+    (plain,) = _run(engine.completions(CompletionRequest(model=MODEL, prompt=PROMPT, top_k=50, **settings)))
+    assert plain.choices[0].text != served.choices[0].text
+    chat = ChatCompletionRequest(
+        model=MODEL,
+        messages=MESSAGES,
+        guidance_scale=2,
+        negative_prompt=[{"role": "user", "content": "Hi"}],
+        **settings,
+    )
+    (answer,) = _run(engine.chat(chat))
+    assert answer.choices[0].message.content
+    for bad, param in (
+        (CompletionRequest(model=MODEL, prompt=PROMPT, guidance_scale=2), "negative_prompt"),
+        (
+            CompletionRequest(model=MODEL, prompt=PROMPT, guidance_scale=20, negative_prompt="x"),
+            "guidance_scale",
+        ),
+        (
+            ChatCompletionRequest(model=MODEL, messages=MESSAGES, guidance_scale=2, negative_prompt="x"),
+            "negative_prompt",
+        ),
+    ):
+        call = engine.chat if isinstance(bad, ChatCompletionRequest) else engine.completions
+        (error,) = _run(call(bad))  # type: ignore[operator]
+        assert isinstance(error, ErrorResponse) and error.error.param == param, (param, error)
+
+
 def test_what_it_cannot_do_is_a_400_naming_the_parameter(engine: TransformersEngine) -> None:
     cases = [
         (CompletionRequest(model=MODEL, prompt=PROMPT, logprobs=2), "logprobs"),
