@@ -84,13 +84,61 @@ def check_model(name_or_path: str | Path) -> str:
 
 _CONVERTING = threading.Lock()
 
+# The chat template of the packaged base model medsyn's generators are trained on (Gemma 3 270M base ships
+# none): a user message renders as the "### Задание / ### Вход / ### Ответ" layout of the fine-tuning
+# samples (a message already in that layout, as medsyn's instruction templates write it, as it is; any
+# other text as the task). System messages are dropped: the generators were trained without one.
+INSTRUCTION_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}"
+    "{% if m['content'].startswith('### ') %}{{ m['content'] }}"
+    "{% else %}{{ '### Задание:\n' + m['content'] + '\n\n### Ответ:\n' }}{% endif %}"
+    "{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token + '\n' }}{% endif %}{% endfor %}"
+)
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
+
 
 def _convert_packaged(name: str) -> Path:
     out = cache_dir() / "models" / name
-    if _converted(out):
-        return out
-    with _CONVERTING:  # one conversion at a time per process (threads of one actor): see _one_gguf_reader
-        return out if _converted(out) else _convert(name, out)
+    if not _converted(out):
+        with _CONVERTING:  # one conversion at a time per process (threads of one actor): see _one_gguf_reader
+            if not _converted(out):
+                _convert(name, out)
+    if name == GEMMA:
+        with_chat_template(out)  # a model converted before medsyn gave it one
+    return out
+
+
+def has_chat_template(model: str | Path) -> bool | None:
+    """Whether a model answers chat: a packaged model does (medsyn gives Gemma its instruction template); a
+    directory where its tokenizer has a chat template; None where the directory cannot be read here."""
+    import json
+
+    if str(model) in PACKAGED:
+        return True
+    path = Path(model).expanduser()
+    if not (path / "config.json").is_file():
+        return None
+    if (path / CHAT_TEMPLATE_FILE).is_file():
+        return True
+    config = path / "tokenizer_config.json"
+    return config.is_file() and bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
+
+
+def with_chat_template(model_dir: Path) -> Path:
+    """`model_dir` with medsyn's instruction chat template, written beside its tokenizer where it has no
+    chat template of its own (atomically: concurrent writers write the same bytes)."""
+    target = model_dir / CHAT_TEMPLATE_FILE
+    if target.is_file():
+        return model_dir
+    import json
+
+    config = model_dir / "tokenizer_config.json"
+    if config.is_file() and json.loads(config.read_text(encoding="utf-8")).get("chat_template"):
+        return model_dir
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(INSTRUCTION_CHAT_TEMPLATE, encoding="utf-8")
+    os.replace(tmp, target)
+    return model_dir
 
 
 def _converted(out: Path) -> bool:
@@ -107,6 +155,8 @@ def _convert(name: str, out: Path) -> Path:
     with _one_gguf_reader():
         tokenizer = AutoTokenizer.from_pretrained(str(package), gguf_file=gguf_file, **extra)
         gguf_model = AutoModelForCausalLM.from_pretrained(str(package), gguf_file=gguf_file)
+    if name == GEMMA and not tokenizer.chat_template:
+        tokenizer.chat_template = INSTRUCTION_CHAT_TEMPLATE
     config = gguf_model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # save_pretrained refuses a GGUF-quantized config
@@ -311,6 +361,8 @@ def merged_model(model: str | Path, adapter: str | Path) -> Path:
         digest.update((adapter_dir / name).read_bytes())
     out = cache_dir() / "merged" / f"{base.name}-{digest.hexdigest()[:16]}"
     if (out / "config.json").is_file():
+        if (base / CHAT_TEMPLATE_FILE).is_file() and not (out / CHAT_TEMPLATE_FILE).is_file():
+            with_chat_template(out)  # merged before the base model had its chat template
         return out
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -135,7 +135,7 @@ def ray_local():  # type: ignore[no-untyped-def]
 
     import ray
 
-    from medsyn.pipeline.generate import local_ray_env
+    from medsyn.ray_env import local_ray_env
 
     local_ray_env()
     # Ray Train's controller checks on its workers every 2 s, so a run ends up to 2 s after its loop

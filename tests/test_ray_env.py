@@ -76,3 +76,19 @@ def test_a_cluster_that_does_not_answer_fails_at_once(tmp_path) -> None:  # type
         listening.listen()
         check_answers(f"127.0.0.1:{listening.getsockname()[1]}")
     check_answers("auto")  # left to Ray
+
+
+def test_ray_helpers_are_imported_from_medsyn_ray_env() -> None:
+    """medsyn.ray_env's helpers are imported where they are defined, not through the generation job."""
+    from pathlib import Path
+
+    import medsyn.pipeline.generate as generate
+
+    assert not hasattr(generate, "local_ray_env")
+    root = Path(__file__).resolve().parents[1] / "medsyn"
+    through_the_job = [
+        str(p)
+        for p in root.rglob("*.py")
+        if "pipeline.generate import init_ray" in p.read_text(encoding="utf-8")
+    ]
+    assert through_the_job == []

@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_data(config: DatasetConfig, args: argparse.Namespace) -> int:
-    from medsyn.pipeline.generate import init_ray
+    from medsyn.ray_env import init_ray
 
     init_ray(None)
     summary = build_dataset(config)

@@ -38,7 +38,8 @@ def print_gates(gates: dict[str, Any], console: Console) -> None:
     from medsyn.quality.gates import gate_lines
 
     table = Table(title=f"quality gates ({gates['n_text']} notes with text, {gates['failed']} failed)")
-    for column in ("gate", "value", "target", ""):
+    table.add_column("gate", no_wrap=True)
+    for column in ("value", "target", ""):
         table.add_column(column)
     for row in gate_lines(gates):
         table.add_row(*row)

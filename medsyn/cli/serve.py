@@ -29,7 +29,7 @@ def start(config: ServeConfig) -> str:
     """Deploy the app and return its base URL once every replica is up."""
     from ray import serve
 
-    from medsyn.pipeline.generate import init_ray
+    from medsyn.ray_env import init_ray
     from medsyn.serving.app import build_app
 
     init_ray(config.ray_address)

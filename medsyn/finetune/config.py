@@ -36,7 +36,11 @@ class FinetuneConfig:
     out: str | None = option(
         None, help="run directory (a path or URI): adapter/, merged/ and (default) the Ray Train storage"
     )
-    base_model: str = option("smollm2-135m-instruct", help="base model directory or packaged model name")
+    base_model: str = option(
+        None,
+        help="base model directory or packaged model name (default: the --language's shipped generator's "
+        "base, ru: gemma3-270m; else smollm2-135m-instruct)",
+    )
     lora_r: int = option(16, help="LoRA rank")
     lora_alpha: int = option(16, help="LoRA alpha")
     lora_dropout: float = option(0.05, help="LoRA dropout")
@@ -81,7 +85,13 @@ class FinetuneConfig:
     )
 
     def __post_init__(self) -> None:
+        from medsyn.generators import generator_for
+        from medsyn.models import DEFAULT_MODEL
+
         check_choices(self)
+        if self.base_model is None:  # a model that writes the language: Russian notes need Gemma's vocabulary
+            generator = generator_for(self.language)
+            self.base_model = generator.base_model if generator else DEFAULT_MODEL
         if self.out is None:
             raise ConfigError("--out is required", option="out")
         if (self.dataset is None) == (self.notes is None):

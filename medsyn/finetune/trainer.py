@@ -29,7 +29,7 @@ from medsyn.storage import Location, staged_dir
 def dataset_from_notes(config: FinetuneConfig) -> str:
     """--notes: the instruction dataset in OUT/dataset (built once; a rerun that resumes reuses it)."""
     from medsyn.finetune.dataset import DatasetConfig, build_dataset
-    from medsyn.pipeline.generate import init_ray
+    from medsyn.ray_env import init_ray
 
     dataset = Location.parse(config.out, option="--out").join("dataset")  # type: ignore[arg-type]
     if not dataset.join("train").is_dir():
@@ -76,7 +76,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     from ray.train.torch import TorchTrainer
 
     from medsyn.models import check_model, model_fingerprint
-    from medsyn.pipeline.generate import init_ray
+    from medsyn.ray_env import init_ray
 
     given = config
     if config.dataset is None:

@@ -34,15 +34,14 @@ from medsyn.pipeline import stages
 from medsyn.pipeline.rundir import RunDir
 from medsyn.prompts import with_opening
 from medsyn.quality.scores import COPY_THRESHOLD
-from medsyn.ray_env import (  # noqa: F401 (init_ray, local_ray_env: re-exported)
+from medsyn.ray_env import (
     check_output,
     default_gpus,
     init_ray,
-    local_ray_env,
     node_cores,
     on_every_node,
     smallest_node_cores,
-)  # noqa: F401 (re-exported)
+)
 from medsyn.sampling.plan import PlanConfig, Planner, build_planner
 from medsyn.storage import Location
 
@@ -161,7 +160,14 @@ class GenerateConfig(PlanConfig):
         if self.engine == stages.DRY_RUN:
             self.model = self.model or stages.DRY_RUN
         generator = None
-        if self.model is None and self.engine in ("hf", "vllm"):
+        if self.model is None and self.engine in ("hf", "vllm") and self.adapter not in (None, *GENERATORS):
+            # An adapter of one's own: its base model is recorded beside it (check_adapter then checks the
+            # weights' fingerprint); prompts and sampling are the shipped generator's where the base is its.
+            self.model = _recorded_base(str(self.adapter))
+            language_generator = generator_for(self.language)
+            if language_generator is not None and language_generator.base_model == self.model:
+                generator = language_generator
+        elif self.model is None and self.engine in ("hf", "vllm"):
             generator = generator_for(self.language)
             if generator is not None and self.adapter is None:
                 self.adapter = generator.name
@@ -222,6 +228,23 @@ class GenerateConfig(PlanConfig):
             frequency_penalty=self.frequency_penalty,
             guidance_scale=self.guidance_scale,
         )
+
+
+def _recorded_base(adapter: str) -> str:
+    """The base model an adapter directory records (medsyn_adapter.json, else adapter_config.json)."""
+    from medsyn.models import adapter_base
+
+    path = Path(adapter).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise ConfigError(
+            f"adapter {adapter!r} is not a LoRA adapter directory (no adapter_config.json): give an adapter "
+            "directory from `medsyn finetune` (OUT/adapter) or a shipped generator",
+            option="adapter",
+        )
+    base = adapter_base(path)
+    if not base:
+        raise ConfigError(f"adapter {adapter!r} records no base model: pass --model", option="model")
+    return base
 
 
 def _plan_config(config: GenerateConfig) -> PlanConfig:

@@ -35,6 +35,7 @@ Gates (value over the notes that have text; failed generations are counted apart
 from __future__ import annotations
 
 import collections
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -150,7 +151,7 @@ def _drift_gate(
     flags = drift_flags(
         reference.classifier, [own_words(r["text"], r.get("opening")) for r in judged], frequent
     )
-    gate = _gate(_share(flags), target, at_most=True) | {
+    gate = _gate(_share(flags), target, at_most=True, n=len(flags)) | {
         "judged": len(judged),
         "frequent_codes": sorted(frequent),
     }
@@ -166,9 +167,23 @@ def _drift_gate(
     return gate
 
 
-def _gate(value: float | None, target: float, *, at_most: bool = False) -> dict[str, Any]:
+def min_notes(target: float, *, at_most: bool) -> int:
+    """The fewest notes a share gate judges: where one note moves the share by no more than the room the
+    target leaves (1/n <= target, or <= 1 - target), so that no single note decides the verdict (the
+    degenerate gate, <= 0.03: 34 notes; the language gate, >= 0.98: 50)."""
+    room = target if at_most else 1 - target
+    return max(1, math.ceil(1 / room - 1e-9)) if room > 0 else 1
+
+
+def _gate(
+    value: float | None, target: float, *, at_most: bool = False, n: int | None = None
+) -> dict[str, Any]:
+    """A gate's verdict; `n`: the notes a share gate judged (too few for its target: no verdict)."""
     passed = None if value is None else (value <= target if at_most else value >= target)
-    return {"value": value, "target": f"{'<=' if at_most else '>='} {target}", "passed": passed}
+    gate: dict[str, Any] = {"value": value, "target": f"{'<=' if at_most else '>='} {target}", "passed": passed}
+    if n is not None and value is not None and n < (needed := min_notes(target, at_most=at_most)):
+        gate |= {"passed": None, "too_few": {"n": n, "needs": needed}}
+    return gate
 
 
 def _share(flags: list[bool]) -> float | None:
@@ -197,13 +212,15 @@ def quality_gates(
         shares = [known_share(w, reference.vocabulary) for w in words]
         flags = [s is not None and s >= KNOWN_WORDS for s in shares]
         known = [s for s in shares if s is not None]
-        out["language"] = _gate(_share(flags), t.language) | {
+        out["language"] = _gate(_share(flags), t.language, n=len(flags)) | {
             "known_word_share_mean": float(np.mean(known)) if known else None,
             "note_threshold": KNOWN_WORDS,
         }
     else:
         out["language"] = _gate(None, t.language) | {"reason": "needs the real notes (--notes)"}
-    out["degenerate"] = _gate(_share([is_degenerate(w) for w in words]), t.degenerate, at_most=True)
+    out["degenerate"] = _gate(
+        _share([is_degenerate(w) for w in words]), t.degenerate, at_most=True, n=len(words)
+    )
 
     lengths = [len(w) for w in words]
     if reference is not None:
@@ -246,7 +263,7 @@ def quality_gates(
         classes = [index[r["code"]] for r in judged]
         own = [own_words(r["text"], r.get("opening")) for r in judged]
         agree = _in_top_k(clf, own, classes)
-        out["classifier_agreement"] = _gate(_share(agree), t.classifier_agreement) | {
+        out["classifier_agreement"] = _gate(_share(agree), t.classifier_agreement, n=len(agree)) | {
             "judged": len(judged),
             "top_k": TOP_K,
         }
@@ -273,7 +290,7 @@ def quality_gates(
         value = _share([a or b for a, b in zip(copied_example, copied_real, strict=True)])
     else:
         value = copy["example"]
-    out["copy_rate"] = _gate(value, t.copy_rate, at_most=True) | copy
+    out["copy_rate"] = _gate(value, t.copy_rate, at_most=True, n=len(ok)) | copy
 
     if reference is not None:
         codes = {r["code"] for r in ok}
@@ -315,6 +332,8 @@ def gate_lines(gates: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if g is None:  # a run gated before the gate existed
             continue
         verdict = {True: "pass", False: "FAIL", None: "n/a"}[g.get("passed")]
+        if g.get("too_few"):
+            verdict = f"too few notes to judge (n={g['too_few']['n']}, needs {g['too_few']['needs']})"
         value = fmt(g.get("value"))
         if g.get("whole_note") is not None:  # agreement judged without borrowed openings
             value += f" (own words; whole note {fmt(g['whole_note'])})"

@@ -61,6 +61,9 @@ class MedsynIngress(OpenAiIngress):
         self.real_notes = load_notes(self.settings.notes) if self.settings.notes else None
         self.notes_index = NotesIndex(self.real_notes)  # once per replica, not per request
         self._adapters_in_use: set[str] = set()  # adapter models that answered a /v1/notes request
+        from medsyn.models import has_chat_template
+
+        self.answers_chat = has_chat_template(self.settings.model or "")  # None: unknown here
 
     # -- models and LoRA adapters (<model id>:<adapter name>) ----------------------------------------
     async def _get_model_id(self, model: str | None) -> str:
@@ -147,6 +150,14 @@ class MedsynIngress(OpenAiIngress):
         return error or await super().completions(body, request)
 
     async def chat(self, body: ChatCompletionRequest, request: Request) -> Response:
+        if self.answers_chat is False:  # before the replicas: their error would name Ray's internals
+            return openai_error(
+                400,
+                f"model {self.settings.served_name!r} has no chat template, so it cannot take messages: send "
+                "the prompt as text to /v1/completions",
+                param="messages",
+                code="invalid_value",
+            )
         scale = (body.model_extra or {}).get("guidance_scale")
         error = self._guidance_error(scale) or self._limit_error(body, _chars(body.messages))
         return error or await super().chat(body, request)
