@@ -180,7 +180,8 @@ def _gate(
 ) -> dict[str, Any]:
     """A gate's verdict; `n`: the notes a share gate judged (too few for its target: no verdict)."""
     passed = None if value is None else (value <= target if at_most else value >= target)
-    gate: dict[str, Any] = {"value": value, "target": f"{'<=' if at_most else '>='} {target}", "passed": passed}
+    bound = f"{'<=' if at_most else '>='} {target}"
+    gate: dict[str, Any] = {"value": value, "target": bound, "passed": passed}
     if n is not None and value is not None and n < (needed := min_notes(target, at_most=at_most)):
         gate |= {"passed": None, "too_few": {"n": n, "needs": needed}}
     return gate
