@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Install the test extra, then lint, type-check and run the whole test suite (what .ci/run calls).
 #   bash scripts/test.sh [pytest args]
+#   bash scripts/test.sh --quick [pytest args]   # the edit-test loop: lint, types and the tests not marked
+#                                                # integration (no cluster, vLLM, Neo4j or model started)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh test
+quick=0
+if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
+if [ "$quick" = 0 ] || [ ! -x .venv/bin/pytest ]; then bash scripts/install.sh test; fi
 .venv/bin/ruff check medsyn jobs serve tests benchmarks scripts
 .venv/bin/ruff format --check medsyn jobs serve tests benchmarks scripts
 .venv/bin/mypy
+if [ "$quick" = 1 ]; then
+  exec .venv/bin/python -m pytest -m "not integration" -q --durations=10 "$@"
+fi
 
 # A real Neo4j server for the tests (Community 5.26 from Maven Central, cached in ~/.m2), stopped on exit.
 neo4j_dir=$(mktemp -d /tmp/medsyn-neo4j-XXXXXX)

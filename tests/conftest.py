@@ -218,3 +218,34 @@ def neo4j_env(neo4j_server_helper, tmp_path_factory: pytest.TempPathFactory):  #
     finally:
         neo4j_server_helper.stop(run)
         shutil.rmtree(run, ignore_errors=True)
+
+
+# The test tiers. `scripts/test.sh --quick` runs the tests not marked integration: lint-speed checks that
+# start no cluster, vLLM, Neo4j or model. A test that takes one of these fixtures starts one of them, so it
+# must be marked integration (the full suite, what CI runs); collection stops on one that is not, so that
+# no test lands in the quick tier by accident.
+HEAVY_FIXTURES = {
+    "ray_local",
+    "default_model",
+    "tiny_model",
+    "neo4j_env",
+    "neo4j_server_helper",
+    "real_data_dir",
+    "real_kg_dir",
+    "adapter",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = sorted(
+        item.nodeid
+        for item in items
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and not item.get_closest_marker("integration")
+    )
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that start a cluster, a model or Neo4j, or read the real data, must be marked "
+            f"integration (the full tier): {', '.join(unmarked[:10])}"
+            + (" ..." if len(unmarked) > 10 else "")
+        )

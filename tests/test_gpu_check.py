@@ -39,6 +39,7 @@ def reported_config(ray_local) -> Iterator[object]:  # type: ignore[no-untyped-d
     gcs.internal_kv_del(key, False, namespace)
 
 
+@pytest.mark.integration
 def test_a_static_cluster_without_gpus_refuses_gpu_work_at_once(ray_local) -> None:  # type: ignore[no-untyped-def]
     assert check_gpus(0, what="x", fix="y") == "no GPU needed"
     start = time.perf_counter()
@@ -50,6 +51,7 @@ def test_a_static_cluster_without_gpus_refuses_gpu_work_at_once(ray_local) -> No
     assert time.perf_counter() - start < 10
 
 
+@pytest.mark.integration
 def test_an_autoscaling_group_with_gpus_lets_the_work_wait_for_it(reported_config) -> None:  # type: ignore[no-untyped-def]
     reported_config({"cpu": ({"CPU": 8}, 8), "gpu": ({"CPU": 8, "GPU": 1}, 4)})
     assert check_gpus(1, what="x", fix="y") == "group gpu"
@@ -60,6 +62,7 @@ def test_an_autoscaling_group_with_gpus_lets_the_work_wait_for_it(reported_confi
         check_gpus(1, what="x", fix="y")
 
 
+@pytest.mark.integration
 def test_the_launchers_bootstrap_config_is_read_for_its_groups(tmp_path: Path, ray_local) -> None:  # type: ignore[no-untyped-def]
     """medsyn's own cluster.yaml, as `ray up` prepares it for the head (~/ray_bootstrap_config.yaml)."""
     from ray.autoscaler._private.util import prepare_config
@@ -78,6 +81,7 @@ def test_the_launchers_bootstrap_config_is_read_for_its_groups(tmp_path: Path, r
     assert launcher_groups(tmp_path / "missing.yaml") is None
 
 
+@pytest.mark.integration
 def test_jobs_and_serve_refuse_gpus_the_cluster_cannot_give(tmp_path: Path, ray_local) -> None:  # type: ignore[no-untyped-def]
     from medsyn.models import DEFAULT_MODEL
     from medsyn.pipeline.generate import GenerateConfig, run_generate

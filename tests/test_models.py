@@ -11,6 +11,7 @@ import pytest
 from medsyn import models
 
 
+@pytest.mark.integration
 def test_two_threads_convert_once_parsing_the_gguf_once(
     default_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ import pytest
 from medsyn.ray_env import default_gpus
 
 
+@pytest.mark.integration
 def test_a_local_job_starts_its_own_ray_beside_a_running_one(ray_local) -> None:  # type: ignore[no-untyped-def]
     import ray
 

@@ -99,16 +99,17 @@ class GenerateConfig(PlanConfig):
         "against loops; 0 = off (default: the generator's, else 0)",
     )
     guidance_scale: float = option(
-        1.0,
+        None,
         help="guided decoding (classifier-free guidance): each token scored u + g * (c - u) on "
         "log-probabilities, c under the note's prompt, u under its --negative-prompt; holds the notes to "
-        "their code. 1 = off; engine hf (and openai, against medsyn's transformers Serve replicas)",
+        "their code. 1 = off; engine hf (and openai, against medsyn's transformers Serve replicas) "
+        "(default: the generator's with engine hf, else 1)",
     )
     negative_prompt: Literal["no_disease", "confuser"] = option(
-        "no_disease",
+        None,
         help="guided decoding's negative prompt: no_disease (the prompt without title, symptoms and "
         "example) or confuser (the prompt with the title of the frequent code the code's notes drift to; "
-        "needs --notes)",
+        "needs --notes; default: the generator's, else no_disease)",
     )
     stop: list[str] = option(default_factory=list, help="stop strings, comma-separated")
     batch_size: int = option(16, help="notes per generation batch")
@@ -197,6 +198,10 @@ class GenerateConfig(PlanConfig):
             self.frequency_penalty = generator.frequency_penalty if generator else 0.0
         if self.opening_words is None:
             self.opening_words = generator.opening_words if generator else 0
+        if self.guidance_scale is None:  # guided decoding runs on the hf engine only
+            self.guidance_scale = generator.guidance_scale if generator and self.engine == "hf" else 1.0
+        if self.negative_prompt is None:
+            self.negative_prompt = generator.negative_prompt if generator else "no_disease"
         super().__post_init__()  # choices, ranges, templates
         for name in ("batch_size", "replicas", "shard_rows", "request_concurrency", "threads"):
             value = getattr(self, name)

@@ -24,6 +24,7 @@ def _ids(engine, text: str) -> torch.Tensor:  # type: ignore[no-untyped-def]
     return engine.tokenizer(engine._text(text), return_tensors="pt", add_special_tokens=False)["input_ids"]
 
 
+@pytest.mark.integration
 def test_guidance_raises_the_tokens_only_the_prompt_supports(tiny) -> None:  # type: ignore[no-untyped-def]
     lm, tokenizer = tiny.lm, tiny.tokenizer
     c, u = _ids(tiny, PROMPT), _ids(tiny, NEGATIVE)
@@ -60,6 +61,7 @@ def test_guidance_raises_the_tokens_only_the_prompt_supports(tiny) -> None:  # t
     assert probs[1.0] < probs[2.0] < probs[3.0]
 
 
+@pytest.mark.integration
 def test_guidance_1_is_todays_sampling(tiny) -> None:  # type: ignore[no-untyped-def]
     """medsyn's sampling path (guidance off) draws what transformers' own warpers draw, seed for seed."""
     lm, tokenizer = tiny.lm, tiny.tokenizer
@@ -81,6 +83,7 @@ def test_guidance_1_is_todays_sampling(tiny) -> None:  # type: ignore[no-untyped
     assert plain[0].text == with_negative[0].text and plain[0].text
 
 
+@pytest.mark.integration
 def test_guided_batches_run_and_reproduce(tiny) -> None:  # type: ignore[no-untyped-def]
     params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=10, guidance_scale=2.0, seed=3)
     requests = [

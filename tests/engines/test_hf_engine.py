@@ -15,6 +15,7 @@ def engine(default_model: Path):  # type: ignore[no-untyped-def]
         yield e
 
 
+@pytest.mark.integration
 def test_greedy_is_reproducible_and_batch_independent(engine) -> None:  # type: ignore[no-untyped-def]
     greedy = SamplingParams(temperature=0, max_tokens=12)
     chat = Request(
@@ -29,6 +30,7 @@ def test_greedy_is_reproducible_and_batch_independent(engine) -> None:  # type: 
         assert r.error is None and 0 < (r.completion_tokens or 0) <= 12 and r.prompt_tokens
 
 
+@pytest.mark.integration
 def test_sampling_params_and_stop(engine) -> None:  # type: ignore[no-untyped-def]
     reqs = [
         Request(
@@ -58,6 +60,7 @@ def test_frequency_penalty_counts_the_note_not_the_prompt() -> None:
     assert out[0].tolist() == [0, 0, 0, -1.0, 0, 0, 0, 0, 0, -0.5]  # the prompt's 3 is not counted
 
 
+@pytest.mark.integration
 def test_penalties_change_greedy_notes(engine) -> None:  # type: ignore[no-untyped-def]
     prompt = "Symptoms: cough, cough, fever. The patient complains of cough and"
     plain, penalised = engine.generate(

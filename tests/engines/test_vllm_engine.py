@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from medsyn.engines import Engine, Request, Result, SamplingParams, make_engine
 
 
+@pytest.mark.integration
 def test_vllm_greedy_matches_transformers(default_model: Path) -> None:
     greedy = SamplingParams(temperature=0, max_tokens=16)
     requests = [

@@ -18,8 +18,8 @@ from medsyn.prompts import get_template
 
 def _config(dataset: Path, out: Path, model: Path, **kw: Any) -> FinetuneConfig:
     base: dict[str, Any] = dict(dataset=dataset, out=out, base_model=str(model), learning_rate=3e-2)
-    base |= dict(target_modules=["q_proj", "v_proj"], max_steps=6, batch_size=4, max_length=128)
-    base |= dict(num_workers=1, checkpoint_every=3, lora_r=8, lora_alpha=16)
+    base |= dict(target_modules=["q_proj", "v_proj"], max_steps=4, batch_size=4, max_length=128)
+    base |= dict(num_workers=1, checkpoint_every=2, lora_r=8, lora_alpha=16)
     return FinetuneConfig(**(base | kw))
 
 
@@ -30,6 +30,7 @@ def _losses(config: FinetuneConfig, out: Path) -> list[float]:
     return [r["train_loss"] for r in ctx.reports]
 
 
+@pytest.mark.integration
 def test_blanked_samples_are_the_no_disease_prompt(dataset: Path, tiny_model: Path, tmp_path: Path) -> None:
     _, train, _ = check_inputs(_config(dataset, tmp_path / "x", tiny_model))
     titled = [r for r in train if title_of(r)]
@@ -47,6 +48,7 @@ def test_blanked_samples_are_the_no_disease_prompt(dataset: Path, tiny_model: Pa
     assert group[1]["output"] == titled[0]["output"] and title_of(group[1]) != title_of(titled[0])
 
 
+@pytest.mark.integration
 def test_options_off_reproduce_todays_loss_and_on_the_loss_falls(
     dataset: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -63,6 +65,7 @@ def test_options_off_reproduce_todays_loss_and_on_the_loss_falls(
     assert guided[-1] < guided[0]  # the loss (answer loss + contrastive term) falls
 
 
+@pytest.mark.integration
 def test_bad_guidance_options(dataset: Path, tiny_model: Path, tmp_path: Path) -> None:
     with pytest.raises(MedsynError, match=r"--condition-dropout must be in \[0, 1\)"):
         _config(dataset, tmp_path, tiny_model, condition_dropout=1.0)

@@ -23,6 +23,7 @@ def real_notes(real_data_dir: Path) -> list[str]:
     return texts
 
 
+@pytest.mark.integration
 def test_halves_of_the_same_real_notes_are_indistinguishable(real_notes: list[str]) -> None:
     order = np.random.default_rng(1).permutation(len(real_notes))
     half = len(order) // 2
@@ -31,6 +32,7 @@ def test_halves_of_the_same_real_notes_are_indistinguishable(real_notes: list[st
     assert (result["generated"], result["real"], result["folds"]) == (half, len(order) - half, 5)
 
 
+@pytest.mark.integration
 def test_a_giveaway_phrase_is_caught_and_named(real_notes: list[str]) -> None:
     order = np.random.default_rng(2).permutation(len(real_notes))
     half = len(order) // 2

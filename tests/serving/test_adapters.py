@@ -23,6 +23,7 @@ def adapter(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.integration
 def test_names_and_paths(adapter: Path, tiny_model: Path) -> None:
     assert parse_adapters([f"notes={adapter}"], tiny_model) == {"notes": str(adapter.resolve())}
     # A bare directory is named after itself, or after its run directory for medsyn's OUT/adapter.
@@ -30,6 +31,7 @@ def test_names_and_paths(adapter: Path, tiny_model: Path) -> None:
     assert parse_adapters([], tiny_model) == {}
 
 
+@pytest.mark.integration
 def test_bad_adapters_are_refused_by_name(adapter: Path, tiny_model: Path, default_model: Path) -> None:
     with pytest.raises(MedsynError, match="given twice"):
         parse_adapters([f"a={adapter}", f"a={adapter}"], tiny_model)
@@ -41,6 +43,7 @@ def test_bad_adapters_are_refused_by_name(adapter: Path, tiny_model: Path, defau
         parse_adapters([f"a={adapter}"], default_model)
 
 
+@pytest.mark.integration
 def test_an_adapter_knows_its_base_model_by_content(adapter: Path, tiny_model: Path, tmp_path: Path) -> None:
     """medsyn_adapter.json records the base model's weights fingerprint: the same weights anywhere pass,
     changed weights under the same name are refused."""

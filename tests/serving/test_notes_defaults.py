@@ -3,6 +3,8 @@ other languages keep the packaged English model and the paper's chat prompt."""
 
 from __future__ import annotations
 
+import pytest
+
 from medsyn.kg import open_kg
 from medsyn.serving.config import ServeConfig
 from medsyn.serving.notes import NotesRequest, plan_notes
@@ -50,6 +52,7 @@ def test_completion_form_plans_a_prompt_not_messages() -> None:
     assert chat[0]["messages"][-1]["role"] == "user" and "prompt" not in chat[0]
 
 
+@pytest.mark.integration
 def test_the_notes_index_plans_like_every_note(real_data_dir) -> None:  # type: ignore[no-untyped-def]
     """/v1/notes plans from the notes of the request's codes (indexed once per replica): the same plan,
     example notes included, as planning from every note the server holds."""

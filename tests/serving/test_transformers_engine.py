@@ -61,6 +61,7 @@ def _hf_greedy(model: Path, prompt: str, max_tokens: int, adapter: Path | None =
         return hf.generate([Request("a", prompt=prompt, params=SamplingParams(0, 1.0, max_tokens))])[0].text
 
 
+@pytest.mark.integration
 def test_completions_greedy_streaming_and_batches(engine: TransformersEngine, default_model: Path) -> None:
     (full,) = _run(
         engine.completions(CompletionRequest(model=MODEL, prompt=PROMPT, max_tokens=10, temperature=0))
@@ -103,6 +104,7 @@ def test_completions_greedy_streaming_and_batches(engine: TransformersEngine, de
     assert penalised.choices[0].text != plain.choices[0].text
 
 
+@pytest.mark.integration
 def test_chat_stop_seed_and_n(engine: TransformersEngine) -> None:
     def chat(**kw: Any) -> Any:
         (out,) = _run(engine.chat(ChatCompletionRequest(model=MODEL, messages=MESSAGES, **kw)))
@@ -131,6 +133,7 @@ def test_chat_stop_seed_and_n(engine: TransformersEngine) -> None:
     assert two.choices[1].message.content != samples[0]
 
 
+@pytest.mark.integration
 def test_guided_decoding_is_the_hf_engines(engine: TransformersEngine, default_model: Path) -> None:
     """A guided request (medsyn's extra fields, the openai client's extra_body) draws what the job's hf
     engine draws for the same seed; the guidance changes the text; bad guidance is a 400 naming it."""
@@ -171,6 +174,7 @@ def test_guided_decoding_is_the_hf_engines(engine: TransformersEngine, default_m
         assert isinstance(error, ErrorResponse) and error.error.param == param, (param, error)
 
 
+@pytest.mark.integration
 def test_what_it_cannot_do_is_a_400_naming_the_parameter(engine: TransformersEngine) -> None:
     cases = [
         (CompletionRequest(model=MODEL, prompt=PROMPT, logprobs=2), "logprobs"),
@@ -188,6 +192,7 @@ def test_what_it_cannot_do_is_a_400_naming_the_parameter(engine: TransformersEng
     assert isinstance(error, ErrorResponse) and error.error.param == "logprobs"
 
 
+@pytest.mark.integration
 def test_lora_adapter_per_request(engine: TransformersEngine, default_model: Path, adapter: Path) -> None:
     def greedy(model: str) -> str:
         (out,) = _run(
@@ -205,6 +210,7 @@ def test_lora_adapter_per_request(engine: TransformersEngine, default_model: Pat
     assert greedy(MODEL) == base  # the base model is unchanged beside the adapter
 
 
+@pytest.mark.integration
 def test_a_dropped_stream_stops_generating_and_frees_the_replica(engine: TransformersEngine) -> None:
     async def drop_then_ask() -> tuple[str, Any]:
         stream = engine.completions(
