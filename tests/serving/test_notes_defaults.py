@@ -104,3 +104,35 @@ def test_openings_in_completion_prompts_only() -> None:
     assert err.value.option == "opening_words"  # the 400's param
     with pytest.raises(ConfigError, match="notes_opening_words 1 needs .* completion"):
         ServeConfig(language="en", notes_opening_words=1)
+
+
+def test_guided_notes_carry_their_negative_prompt_and_vllm_replicas_refuse_guidance() -> None:
+    import json
+    from types import SimpleNamespace
+
+    from medsyn.errors import MedsynError
+    from medsyn.prompts import get_template
+    from medsyn.serving.ingress import MedsynIngress
+
+    kg = open_kg("demo")
+    request = NotesRequest(codes=["J06", "M54"], seed=3, guidance_scale=2)
+    kw = dict(language="ru", default_template="instruction_note", form="completion")
+    plain = plan_notes(kg, None, request, **kw)  # type: ignore[arg-type]
+    guided = plan_notes(kg, None, request, negative="no_disease", **kw)  # type: ignore[arg-type]
+    assert "negative" not in plain[0]
+    blank = get_template("instruction_note", "ru", "completion").blank
+    assert [n["negative"] for n in guided] == [blank, blank]
+    assert [n["prompt"] for n in guided] == [n["prompt"] for n in plain]
+    titles = {"J06": "Дорсалгия", "M54": "Острый фарингит"}
+    confused = plan_notes(kg, None, request, negative="confuser", confuser_titles=titles, **kw)  # type: ignore[arg-type]
+    assert all(f"«{titles[n['code']]}»" in n["negative"] for n in confused)
+    # The ingress answers a guided request for vLLM replicas with a 400 naming the parameter.
+    vllm = SimpleNamespace(settings=SimpleNamespace(engine="vllm"))
+    error = MedsynIngress._guidance_error(vllm, 2.0)  # type: ignore[arg-type]
+    assert error is not None and error.status_code == 400
+    assert json.loads(error.body)["error"]["param"] == "guidance_scale"
+    assert MedsynIngress._guidance_error(vllm, None) is None  # type: ignore[arg-type]
+    assert MedsynIngress._guidance_error(SimpleNamespace(settings=SimpleNamespace(engine="hf")), 2.0) is None  # type: ignore[arg-type]
+    with pytest.raises(MedsynError, match="needs --engine hf"):
+        ServeConfig(notes_guidance_scale=2)
+    assert ServeConfig(engine="hf", notes_guidance_scale=2).notes_guidance_scale == 2
