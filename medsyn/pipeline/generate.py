@@ -215,12 +215,28 @@ class GenerateConfig(PlanConfig):
                 "--engine hf, or --guidance-scale 1",
                 option="guidance_scale",
             )
-        if self.guidance_scale != 1.0 and self.negative_prompt == "confuser" and not self.notes:
-            raise ConfigError(
-                "--negative-prompt confuser picks each code's confuser among the codes with the most real "
-                "notes: give --notes, or use --negative-prompt no_disease",
-                option="negative_prompt",
-            )
+        if self.guidance_scale != 1.0 and self.negative_prompt == "confuser":
+            if not self.notes:
+                raise ConfigError(
+                    "--negative-prompt confuser picks each code's confuser among the codes with the most "
+                    "real notes: give --notes, or use --negative-prompt no_disease",
+                    option="negative_prompt",
+                )
+            from medsyn.prompts import get_template
+
+            for name in self.templates:
+                template = get_template(name, self.language, self.form)
+                fallback = (
+                    get_template(template.fallback, self.language, self.form) if template.fallback else None
+                )
+                untitled = [t.id for t in (template, fallback) if t is not None and "{title}" not in t.text]
+                if untitled:
+                    raise ConfigError(
+                        f"--negative-prompt confuser swaps the disease title, and {', '.join(untitled)} has "
+                        "none: use a template with the title (instruction_note_example, paper_main_title) or "
+                        "--negative-prompt no_disease",
+                        option="negative_prompt",
+                    )
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(

@@ -64,6 +64,8 @@ def test_bad_guidance_options_are_refused_by_name(notes_file: Path, tmp_path: Pa
     with pytest.raises(MedsynError, match="--negative-prompt confuser .* give --notes"):
         GenerateConfig(codes=["J06"], n=1, out=str(tmp_path), engine="hf", model="m", guidance_scale=2,
                        negative_prompt="confuser")  # fmt: skip
+    with pytest.raises(MedsynError, match="paper_main.ru.chat.v1, baseline_symptoms.ru.chat.v1 has none"):
+        _config(tmp_path, notes_file, model="m", guidance_scale=2, negative_prompt="confuser")
     with pytest.raises(MedsynError, match=r"guidance_scale must be in \[1, 10\]"):
         _config(tmp_path, notes_file, model="m", guidance_scale=0.5)
 
