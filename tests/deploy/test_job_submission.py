@@ -1,5 +1,5 @@
 """`ray job submit` and `serve deploy` end to end on a 2-node Ray on this machine, with the README's
-cluster commands run as written (free ports, a directory of the test's own and $MEDSYN_DATA_DIR, if set,
+cluster commands run as written (free ports, a directory of the test's own and the shared data folder,
 swapped in): plain `ray start` head and worker on 127.0.0.1, token auth on, then the fine-tuning,
 generation (real packaged model) and evaluation jobs, and the Serve app with a replica on each node. A
 second generation has its worker node killed mid-job and still finishes with every row once. Each node is
@@ -72,8 +72,10 @@ class Cluster:
 
     def localize(self, line: str) -> str:
         line = line.replace(README_DIR, self.base)
-        data = os.environ.get("MEDSYN_DATA_DIR")  # a checkout that is not beside ../shared
-        if data:
+        from medsyn.paths import default_data_dir
+
+        data = default_data_dir()  # MEDSYN_SHARED or MEDSYN_DATA_DIR: a checkout not beside ../shared
+        if data is not None:
             line = line.replace("$PWD/../shared/data", str(Path(data).resolve()))
         for readme, mine in self.ports.items():
             line = re.sub(rf"\b{readme}\b", mine, line)
