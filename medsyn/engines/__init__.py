@@ -32,7 +32,7 @@ def make_engine(name: str, model: str, **kwargs: Any) -> Engine:
     Raises:
         ConfigError: an unknown engine name or a model that cannot be found.
 
-    Example:
+    Examples:
         >>> from medsyn.engines import Request, SamplingParams, make_engine
         >>> engine = make_engine("hf", "smollm2-135m-instruct")  # doctest: +SKIP
         >>> engine.generate([Request("1", prompt="Жалобы на", params=SamplingParams(0.0, 1.0, 16))])

@@ -215,7 +215,7 @@ def run_evaluate(config: EvaluateConfig, *, progress: bool = True) -> dict[str, 
         ConfigError: a bad option (a configuration name, a filter, an existing --out without --overwrite).
         DataError: unreadable notes, a synthetic set that is not a medsyn run, notes in both train and test.
 
-    Example:
+    Examples:
         >>> from medsyn.evaluate import EvaluateConfig, run_evaluate
         >>> report = run_evaluate(EvaluateConfig(train="train.jsonl", test="dev.jsonl",
         ...                                      synthetic=["runs/notes"], out="runs/eval"))

@@ -65,7 +65,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         DataError: a dataset without training samples.
         ServiceError: the Ray Train run ended without a checkpoint.
 
-    Example:
+    Examples:
         >>> from medsyn.finetune import FinetuneConfig, run_finetune
         >>> summary = run_finetune(FinetuneConfig(notes="train.jsonl", kg="demo", out="runs/ft",
         ...                                       base_model="smollm2-135m-instruct", max_steps=20))

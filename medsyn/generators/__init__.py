@@ -57,7 +57,7 @@ GENERATORS = {
         # 0.57, 0.29; 0.6 -> 0%, 0.54, 0.28. repetition_penalty 1.15 also ends the loops but counts the
         # prompt's tokens too, so the note avoids its own symptoms (recall 0.20). On 1,000 notes: 0 -> 5.6%
         # degenerate (over the 3% gate), recall 0.62; 0.3 -> 0.2%, 0.57; 0.1 -> 1.1%, 0.61: the least
-        # penalty that keeps the loops under the gate (README: its RuMedTop3 dev experiment).
+        # penalty that keeps the loops under the gate (docs/guides/generator.md).
         frequency_penalty=0.1,
     ),
 }

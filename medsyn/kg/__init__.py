@@ -43,7 +43,7 @@ def open_kg(spec: str | Path | None = None) -> KGStore:
         DataError: the directory holds no complete KG.
         ServiceError: Neo4j cannot be reached or refuses the credentials.
 
-    Example:
+    Examples:
         >>> from medsyn.kg import open_kg
         >>> kg = open_kg("demo")
         >>> kg.has("J06")

@@ -494,7 +494,7 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
         DataError: the notes or KG cannot be read.
         ServiceError: the Ray cluster or the OpenAI-compatible endpoint does not answer.
 
-    Example:
+    Examples:
         >>> from medsyn.pipeline import GenerateConfig, run_generate
         >>> summary = run_generate(GenerateConfig(codes=["J06", "M54"], n=4, engine="dry-run",
         ...                                       out="/tmp/medsyn-notes"), progress=False)

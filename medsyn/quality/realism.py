@@ -8,7 +8,7 @@ A classifier two-sample test: TF-IDF features (character and word n-grams, the j
 regression, scored out of fold (stratified, up to 5 folds), so the AUC measures what generalises, not
 what the model memorised. The markers are the word n-grams with the largest weights when fitted on all
 notes: what a reader would have to change to make the notes pass as real. Real RuMedTop3 dev notes
-against train notes of the same codes: about 0.5 (measured in the README).
+against train notes of the same codes: about 0.5 (measured: docs/guides/quality.md).
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ def build_app(args: dict[str, Any] | ServeConfig | None = None) -> Any:
     Raises:
         ConfigError: a bad option, e.g. an adapter of another base model, or auth on without a key.
 
-    Example:
+    Examples:
         >>> from ray import serve
         >>> from medsyn.serving.app import build_app
         >>> serve.run(build_app({"engine": "hf", "replicas": 1}), route_prefix="/")  # doctest: +SKIP

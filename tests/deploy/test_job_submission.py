@@ -1,10 +1,10 @@
-"""`ray job submit` and `serve deploy` end to end on a 2-node Ray on this machine, with the README's
+"""`ray job submit` and `serve deploy` end to end on a 2-node Ray on this machine, with the docs'
 cluster commands run as written (free ports, a directory of the test's own and the shared data folder,
 swapped in): plain `ray start` head and worker on 127.0.0.1, token auth on, then the fine-tuning,
 generation (real packaged model) and evaluation jobs, and the Serve app with a replica on each node. A
 second generation has its worker node killed mid-job and still finishes with every row once. Each node is
 stopped by its own process group, never with `ray stop`. (The fine-tuning job, first on the fresh cluster,
-fails when the worker node shares the head's temp dir: the README gives each its own.)"""
+fails when the worker node shares the head's temp dir: the guide gives each its own.)"""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-README_PORTS = ("6390", "8270", "52370", "52371", "20390", "8010")
+GUIDE_PORTS = ("6390", "8270", "52370", "52371", "20390", "8010")
 SERVE_CONFIG = "serve/config.two-nodes.yaml"
-README_DIR = "/tmp/medsyn-cluster"
+GUIDE_DIR = "/tmp/medsyn-cluster"
 # Only timing, for the test's nodes: Ray Train checks on its workers every 0.2 s, not 2 s (as the session
 # Ray of tests/conftest.py), and the head declares a killed node dead after 3 missed 0.5-s health checks,
 # not 5 missed 3-s ones.
@@ -50,18 +50,20 @@ def _port() -> int:
 
 
 def readme_commands() -> list[str]:
-    """The command lines of the README's "Two nodes on one machine" block."""
-    section = (ROOT / "README.md").read_text().split("### Two nodes on one machine", 1)[1]
-    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    """The command lines of the docs' runnable "Two nodes on one machine" block (docs/guides/clusters.md)."""
+    page = (ROOT / "docs" / "guides" / "clusters.md").read_text()
+    marker = "<!-- runnable: tests/deploy/test_job_submission.py"
+    assert page.count(marker) == 1, "the clusters guide marks exactly one block as run by this test"
+    block = page.split(marker, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     return [line for line in block.splitlines() if line.strip()]
 
 
 class Cluster:
-    """The README's commands with this test's ports and directory; nodes as process groups."""
+    """The guide's commands with this test's ports and directory; nodes as process groups."""
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.ports = {p: str(_port()) for p in README_PORTS}
+        self.ports = {p: str(_port()) for p in GUIDE_PORTS}
         lines = [self.localize(line) for line in readme_commands()]
         self.export, self.token_cmd, self.head_cmd, self.worker_cmd = lines[:4]
         self.submits = [line for line in lines if line.startswith("ray job submit")]
@@ -71,7 +73,7 @@ class Cluster:
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
 
     def localize(self, line: str) -> str:
-        line = line.replace(README_DIR, self.base)
+        line = line.replace(GUIDE_DIR, self.base)
         from medsyn.paths import default_data_dir
 
         data = default_data_dir()  # MEDSYN_SHARED or MEDSYN_DATA_DIR: a checkout not beside ../shared
@@ -225,7 +227,7 @@ def test_readme_serve_app_spreads_over_both_nodes_with_auth(cluster: Cluster) ->
             _wait(running, 420)
         except AssertionError:
             raise AssertionError(f"the app did not reach RUNNING:\n{app}") from None
-        status = cluster.sh(status_line, timeout=120).stdout  # the README's status line, as written
+        status = cluster.sh(status_line, timeout=120).stdout  # the guide's status line, as written
         assert re.search(r"medsyn:\s+status: RUNNING", status), status
 
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
@@ -243,7 +245,7 @@ def test_readme_serve_app_spreads_over_both_nodes_with_auth(cluster: Cluster) ->
                 openai.OpenAI(
                     base_url=f"http://127.0.0.1:{port}/v1", api_key=wrong or "-", max_retries=0
                 ).models.list()
-        answer = json.loads(cluster.sh(curl, timeout=180).stdout)  # the README's curl, as written
+        answer = json.loads(cluster.sh(curl, timeout=180).stdout)  # the guide's curl, as written
         assert answer["choices"][0]["message"]["content"]
 
         replicas = cluster.probe(

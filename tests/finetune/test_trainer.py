@@ -223,7 +223,7 @@ def test_val_max_samples_takes_the_same_seeded_subset(
 
 
 def test_finetune_from_notes_trains(ray_local, tiny_model: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """`medsyn finetune --notes FILE --kg KG --out RUN` (the README's command) builds the dataset, then
+    """`medsyn finetune --notes FILE --kg KG --out RUN` (the guide's command) builds the dataset, then
     trains: it used to stop with "give one of --dataset or --notes" once the dataset was built."""
     import hashlib
 

@@ -140,7 +140,7 @@ def test_shipped_generator_writes_russian_notes(
     assert all(r["example_id"] in texts and len(texts[r["example_id"]].split()) <= 40 for r in rows)
     q = summary["quality"]
     # Notes in real Russian clinical vocabulary, not loops, about the sampled symptoms, recognisably of
-    # their code (the README reports the full gates on 1,000 notes).
+    # their code (the Results page reports the full gates on 1,000 notes).
     assert q["language"]["value"] == 1.0 and q["degenerate"]["value"] <= 0.25, q
     assert q["symptom_recall"]["value"] >= 0.4 and q["classifier_agreement"]["value"] >= 0.5, q
     assert q["copy_rate"]["value"] <= 0.25, q
