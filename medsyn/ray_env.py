@@ -6,10 +6,15 @@ check_shared(Location.parse("/data/notes"), option="--out")   # every node sees 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sys
+import tempfile
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from medsyn.errors import ConfigError, ServiceError
@@ -56,7 +61,93 @@ def check_answers(address: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
-def init_ray(address: str | None) -> None:
+# The loggers whose records reach the console in a job's driver process: Ray's own (cluster start, token
+# auth notices), Ray Data's (execution plans, "progress bars disabled") and vLLM's.
+CONSOLE_LOGGERS = ("ray", "ray.data", "ray.train", "ray.serve", "vllm")
+
+
+@contextlib.contextmanager
+def logs_to_file(path: str | Path | None) -> Iterator[None]:
+    """For the block: the records that Ray's, Ray Data's and vLLM's loggers would print on the console
+    go to the file `path` instead (their levels and formats kept), and so do the lines Ray's C++ core
+    writes straight to this process's stderr (file descriptor 2; such as Ray Data's false alarm about
+    actor arguments, ray-project/ray#57733). Python's `sys.stderr` (progress bars, medsyn's messages and
+    warnings) stays on the console. `None` leaves everything as it is.
+
+    with logs_to_file("runs/notes/logs/ray.log"):
+        init_ray(None, log_to_driver=False)   # and the workers' output stays in Ray's session logs
+    """
+    if path is None:
+        yield
+        return
+    import ray.data  # noqa: F401  (Ray and Ray Data set up their console handlers on import)
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_python_logs_to(path))
+        stack.enter_context(_fd2_to(path))
+        yield
+
+
+@contextlib.contextmanager
+def _fd2_to(path: str | Path) -> Iterator[None]:
+    """File descriptor 2 appends to `path`; `sys.stderr` keeps writing to where fd 2 went before."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    console = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    python_stderr = sys.stderr
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    sys.stderr = console
+    try:
+        yield
+    finally:
+        console.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = python_stderr
+        console.close()
+
+
+@contextlib.contextmanager
+def _python_logs_to(path: str | Path) -> Iterator[None]:
+    """The console handlers of CONSOLE_LOGGERS replaced by one handler appending to `path`."""
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setLevel(logging.INFO)  # Ray Data's logger passes DEBUG records on: hundreds per run
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    swapped: list[tuple[logging.Logger, logging.Handler]] = []
+    for name in CONSOLE_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if getattr(handler, "stream", None) in (sys.stderr, sys.stdout):
+                logger.removeHandler(handler)
+                swapped.append((logger, handler))
+        if logger.propagate is False or logger.parent is logging.root:
+            logger.addHandler(to_file)
+    try:
+        yield
+    finally:
+        for name in CONSOLE_LOGGERS:
+            logging.getLogger(name).removeHandler(to_file)
+        for logger, handler in swapped:
+            logger.addHandler(handler)
+        to_file.close()
+
+
+def run_log_file(run: Any) -> str:
+    """Where a run's Ray logs go: RUN/logs/ray.log for a local run directory, else a local temporary file
+    (an object store has no appendable files)."""
+    if run.out.is_local:
+        return str(run.out.local_path / "logs" / "ray.log")
+    fd, path = tempfile.mkstemp(prefix="medsyn-ray-", suffix=".log")
+    os.close(fd)
+    return path
+
+
+def init_ray(address: str | None, *, log_to_driver: bool = True) -> None:
+    """Connect to `address` (else $RAY_ADDRESS), else start a local Ray sized for medsyn's jobs.
+    `log_to_driver=False` keeps the workers' output in Ray's session logs, off this process's console."""
     import ray
 
     if ray.is_initialized():
@@ -64,7 +155,7 @@ def init_ray(address: str | None) -> None:
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         check_answers(address)
-        ray.init(address=address, log_to_driver=True)
+        ray.init(address=address, log_to_driver=log_to_driver)
     else:
         # Over-count logical CPUs on small machines: ray.data.llm's chat-template, tokenize, engine and
         # detokenize actors plus the map tasks must all be able to run at once, or the job waits forever
@@ -79,8 +170,19 @@ def init_ray(address: str | None) -> None:
             address="local",
             num_cpus=max(8, os.cpu_count() or 1),
             include_dashboard=False,
+            log_to_driver=log_to_driver,
             runtime_env={"worker_process_setup_hook": "medsyn.ray_env.quiet_local_workers"},
         )
+    logging.getLogger("ray").info("this Ray's own logs, the workers' included: %s", _logs_dir())
+
+
+def _logs_dir() -> str:
+    try:
+        import ray
+
+        return str(ray._private.worker.global_worker.node.get_logs_dir_path())  # type: ignore[union-attr]
+    except Exception:  # a client connection, or an internal that moved: the path is only informative
+        return "Ray's session directory (/tmp/ray/session_latest/logs on the head)"
 
 
 def default_gpus() -> float:

@@ -14,18 +14,26 @@ from medsyn.ray_env import default_gpus
 
 
 @pytest.mark.integration
-def test_a_local_job_starts_its_own_ray_beside_a_running_one(ray_local) -> None:  # type: ignore[no-untyped-def]
+def test_a_local_job_starts_its_own_ray_beside_a_running_one(ray_local, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import ray
 
     running = ray.get_runtime_context().gcs_address
     # Its workers drop the warnings of Ray Train's placement-group cleaner (always false without the
     # dashboard, once a second), and only those.
+    # It starts quietly: Ray's notices and its workers' output go to the log file, not the console.
+    log = tmp_path / "logs" / "ray.log"
     probe = (
-        "import logging, ray\nfrom medsyn.ray_env import RAY_TRAIN_CLEANER_LOGGER, init_ray\ninit_ray(None)\n"
-        "print('gcs', ray.get_runtime_context().gcs_address)\n"
-        "levels = ray.remote(lambda: [logging.getLogger(n).getEffectiveLevel() for n in "
+        "import logging, sys, ray\n"
+        "from medsyn.ray_env import RAY_TRAIN_CLEANER_LOGGER, init_ray, logs_to_file\n"
+        f"with logs_to_file({str(log)!r}):\n"
+        "    init_ray(None, log_to_driver=False)\n"
+        "    print('gcs', ray.get_runtime_context().gcs_address)\n"
+        "    levels = ray.remote(lambda: [logging.getLogger(n).getEffectiveLevel() for n in "
         "(RAY_TRAIN_CLEANER_LOGGER, 'ray.train')])\n"
-        "print('levels', *ray.get(levels.remote()))\nray.shutdown()\n"
+        "    print('levels', *ray.get(levels.remote()))\n"
+        "    ray.get(ray.remote(lambda: print('from a worker', file=sys.stderr)).remote())\n"
+        "    print('for the user', file=sys.stderr)\n"
+        "ray.shutdown()\n"
     )
     env = {k: v for k, v in __import__("os").environ.items() if k != "RAY_ADDRESS"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
@@ -34,6 +42,36 @@ def test_a_local_job_starts_its_own_ray_beside_a_running_one(ray_local) -> None:
     assert own and own != running
     cleaner, train = (int(x) for x in out.stdout.split("levels", 1)[1].split())
     assert cleaner == logging.ERROR and train < logging.ERROR
+    assert "for the user" in out.stderr
+    for noisy in ("Started a local Ray", "Token authentication", "from a worker"):
+        assert noisy not in out.stderr + out.stdout, out.stderr
+    assert "Started a local Ray instance" in log.read_text()
+
+
+def test_logs_to_file_keeps_the_console_for_the_user(tmp_path, capfd) -> None:  # type: ignore[no-untyped-def]
+    """Ray's loggers and whatever writes straight to file descriptor 2 (Ray's C++ core) go to the file;
+    Python's stderr stays on the console; everything is restored after the block."""
+    import os
+
+    import ray.data  # noqa: F401  (their console handlers are set up on import)
+
+    from medsyn.ray_env import logs_to_file
+
+    before = {n: list(logging.getLogger(n).handlers) for n in ("ray", "ray.data")}
+    log = tmp_path / "logs" / "ray.log"
+    with logs_to_file(log):
+        logging.getLogger("ray").warning("a notice from Ray")
+        logging.getLogger("ray.data").info("an execution plan")
+        os.write(2, b"[E core_worker.cc] a line from C++\n")
+        print("progress for the user", file=sys.stderr)
+    os.write(2, b"after the block\n")
+    err = capfd.readouterr().err
+    text = log.read_text()
+    assert "a notice from Ray" in text and "an execution plan" in text and "a line from C++" in text
+    assert "progress for the user" in err and "progress for the user" not in text
+    assert "a notice from Ray" not in err and "a line from C++" not in err
+    assert "after the block" in err and "after the block" not in text
+    assert {n: list(logging.getLogger(n).handlers) for n in before} == before
 
 
 def test_gpus_per_replica_come_from_the_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,12 +11,14 @@ with the same directory finishes the missing rows; `--overwrite` starts afresh; 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -38,8 +40,10 @@ from medsyn.ray_env import (
     check_output,
     default_gpus,
     init_ray,
+    logs_to_file,
     node_cores,
     on_every_node,
+    run_log_file,
     smallest_node_cores,
 )
 from medsyn.sampling.plan import PlanConfig, Planner, build_planner
@@ -142,6 +146,11 @@ class GenerateConfig(PlanConfig):
     )
     quality: bool = option(
         True, help="compute the quality gates into summary.json when the run completes (`medsyn quality`)"
+    )
+    verbose: bool = option(
+        False,
+        help="show Ray's, Ray Data's and the engines' logs on the console (default: in OUT/logs/ray.log, "
+        "its path printed)",
     )
 
     templates: list[str] = option(
@@ -523,64 +532,73 @@ def _run(run: RunDir, planner: Planner, config: GenerateConfig, progress: bool) 
     start = time.perf_counter()
     totals: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
-    if len(todo):
-        import ray
-        from ray.data import DataContext
-        from tqdm import tqdm
+    with contextlib.ExitStack() as stack:  # the console's log handlers, restored at the end
+        if len(todo):
+            import ray
+            from ray.data import DataContext
+            from tqdm import tqdm
 
-        init_ray(config.ray_address)
-        check_output(run.out)
-        if config.engine in ("vllm", "hf"):
-            check_gpus(
-                _gpus_per_replica(config),
-                what=f"the generation job's {config.engine} replicas",
-                fix="pass --num-gpus 0 to generate on CPUs",
+            log_file = None if config.verbose else run_log_file(run)
+            stack.enter_context(logs_to_file(log_file))
+            init_ray(config.ray_address, log_to_driver=config.verbose)
+            if progress and log_file:
+                print(f"Ray's logs: {log_file} (--verbose shows them here)", file=sys.stderr)
+            check_output(run.out)
+            if config.engine in ("vllm", "hf"):
+                check_gpus(
+                    _gpus_per_replica(config),
+                    what=f"the generation job's {config.engine} replicas",
+                    fix="pass --num-gpus 0 to generate on CPUs",
+                )
+            DataContext.get_current().enable_progress_bars = False
+            provenance = {
+                "model": f"{config.model}+{config.adapter}" if config.adapter else config.model,
+                "engine": config.engine,
+                "temperature": config.temperature,
+                "top_p": config.top_p,
+                "max_tokens": config.max_tokens,
+            }
+            # A shard is written (and the progress bar moves) when its notes are done: a run gets at least
+            # 8 shards of a generation batch or more, and a small run at least 4, its batches cut to fit, so
+            # that the bar moves as its notes come (8 notes: 4 batches of 2).
+            todo_n = len(todo)
+            shard_rows = min(config.shard_rows, max(min(config.batch_size, -(-todo_n // 4)), -(-todo_n // 8)))
+            stage_config = replace(config, batch_size=min(config.batch_size, shard_rows))
+            # one block per shard, no shuffle
+            blocks = np.array_split(todo, max(1, -(-todo_n // shard_rows)))
+            ds = ray.data.from_numpy(blocks).rename_columns({"data": "row"})
+            plan = partial(
+                stages.plan_and_prompt,
+                planner=ray.put(planner),  # fetched once per worker, not inlined in each actor's arguments
+                with_messages=config.engine == "vllm",
+                negative=config.negative_prompt if config.guidance_scale != 1.0 else None,
+                confuser_titles=confuser_titles(config, planner),
             )
-        DataContext.get_current().enable_progress_bars = False
-        provenance = {
-            "model": f"{config.model}+{config.adapter}" if config.adapter else config.model,
-            "engine": config.engine,
-            "temperature": config.temperature,
-            "top_p": config.top_p,
-            "max_tokens": config.max_tokens,
-        }
-        # A shard is written (and the progress bar moves) when its notes are done: a small run gets at
-        # least 8 shards (of at least one generation batch each) so the bar moves as batches finish.
-        shard_rows = min(config.shard_rows, max(config.batch_size, -(-len(todo) // 8)))
-        blocks = np.array_split(todo, max(1, -(-len(todo) // shard_rows)))
-        ds = ray.data.from_numpy(blocks).rename_columns({"data": "row"})  # one block per shard, no shuffle
-        plan = partial(
-            stages.plan_and_prompt,
-            planner=planner,
-            with_messages=config.engine == "vllm",
-            negative=config.negative_prompt if config.guidance_scale != 1.0 else None,
-            confuser_titles=confuser_titles(config, planner),
-        )
-        ds = ds.map_batches(
-            plan,
-            batch_size=shard_rows,
-            batch_format="pyarrow",
-        )
-        ds = _generate_stage(ds, config)
-        ds = ds.map_batches(
-            partial(stages.score, copy_threshold=config.copy_threshold),
-            batch_size=shard_rows,
-            batch_format="pyarrow",
-        )
-        ds = ds.map_batches(
-            partial(stages.write_shard, shards=run.shards, provenance=provenance),
-            batch_size=shard_rows,
-            batch_format="pyarrow",
-        )
-        with tqdm(total=len(todo), unit="note", disable=not progress, desc="generate") as bar:
-            for batch in ds.iter_batches(batch_size=None, batch_format="default"):
-                for i in range(len(batch["rows"])):
-                    totals["rows"] += int(batch["rows"][i])
-                    totals["failed"] += int(batch["failed"][i])
-                    totals["completion_tokens"] += int(batch["completion_tokens"][i])
-                    totals["prompt_tokens"] += int(batch["prompt_tokens"][i])
-                    kinds.update(list(batch["error_kinds"][i]))
-                    bar.update(int(batch["rows"][i]))
+            ds = ds.map_batches(
+                plan,
+                batch_size=shard_rows,
+                batch_format="pyarrow",
+            )
+            ds = _generate_stage(ds, stage_config)
+            ds = ds.map_batches(
+                partial(stages.score, copy_threshold=config.copy_threshold),
+                batch_size=shard_rows,
+                batch_format="pyarrow",
+            )
+            ds = ds.map_batches(
+                partial(stages.write_shard, shards=run.shards, provenance=provenance),
+                batch_size=shard_rows,
+                batch_format="pyarrow",
+            )
+            with tqdm(total=len(todo), unit="note", disable=not progress, desc="generate") as bar:
+                for batch in ds.iter_batches(batch_size=None, batch_format="default"):
+                    for i in range(len(batch["rows"])):
+                        totals["rows"] += int(batch["rows"][i])
+                        totals["failed"] += int(batch["failed"][i])
+                        totals["completion_tokens"] += int(batch["completion_tokens"][i])
+                        totals["prompt_tokens"] += int(batch["prompt_tokens"][i])
+                        kinds.update(list(batch["error_kinds"][i]))
+                        bar.update(int(batch["rows"][i]))
     seconds = time.perf_counter() - start
 
     def gates() -> dict[str, Any]:

@@ -27,16 +27,36 @@ def as_columns(batch: Any) -> dict[str, list[Any]]:
     return {k: _column(batch, k, len(v)) for k, v in batch.items()}
 
 
+_PLANNERS: dict[str, Planner] = {}
+
+
+def _resolve(planner: Any) -> Planner:
+    """The planner itself, or the one behind a Ray object reference, fetched once per worker process.
+
+    The job passes a reference: a planner holds the KG subset and the example notes, and inlined into the
+    generation actor's constructor arguments it made Ray log an error at every start."""
+    if isinstance(planner, Planner):
+        return planner
+    key = planner.hex()
+    if key not in _PLANNERS:
+        import ray
+
+        _PLANNERS[key] = ray.get(planner)
+    return _PLANNERS[key]
+
+
 def plan_and_prompt(
     batch: Any,
-    planner: Planner,
+    planner: Any,
     with_messages: bool = False,
     negative: str | None = None,
     confuser_titles: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Rows -> planned notes with their rendered prompts (and, if asked, chat messages for ray.data.llm).
     `negative` (no_disease or confuser, with `confuser_titles`: code -> its confuser's title): also the
-    negative prompt of guided decoding, as the `negative` column (it ends with the row's opening too)."""
+    negative prompt of guided decoding, as the `negative` column (it ends with the row's opening too).
+    `planner`: a Planner, or a Ray object reference to one."""
+    planner = _resolve(planner)
     out = planner.plan(np.asarray(as_columns(batch)["row"], dtype=np.int64))
     systems, prompts, negatives = [], [], []
     for i in range(len(out["row"])):
