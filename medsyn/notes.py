@@ -39,6 +39,34 @@ def _read_table(loc: Location) -> pa.Table:
         raise DataError(f"{loc.uri}: cannot read as {suffix[1:]}: {exc}") from exc
 
 
+def _columns(
+    loc: Location, names: list[str], text_column: str | None, code_column: str, id_column: str | None
+) -> tuple[str, str, str | None]:
+    text_column = text_column or next((c for c in TEXT_COLUMNS if c in names), None)
+    if text_column is None or text_column not in names:
+        raise DataError(f"{loc.uri}: no text column {text_column or TEXT_COLUMNS}; columns are {names}")
+    if code_column not in names:
+        raise DataError(f"{loc.uri}: no code column {code_column!r}; columns are {names}")
+    id_column = id_column or next((c for c in ID_COLUMNS if c in names), None)
+    if id_column is not None and id_column not in names:
+        raise DataError(f"{loc.uri}: no id column {id_column!r}; columns are {names}")
+    return text_column, code_column, id_column
+
+
+def note_columns(
+    path: Path | str,
+    *,
+    text_column: str | None = None,
+    code_column: str = "code",
+    id_column: str | None = None,
+) -> tuple[str, str, str | None]:
+    """The (text, code, id) column names of a notes file, as `load_notes` finds them (id: None if absent)."""
+    loc = Location.parse(path, option="--notes")
+    if not loc.is_file():
+        raise DataError(f"notes file {loc.uri!r} does not exist")
+    return _columns(loc, _read_table(loc).column_names, text_column, code_column, id_column)
+
+
 def load_notes(
     path: Path | str,
     *,
@@ -55,14 +83,7 @@ def load_notes(
     stem = Path(loc.name).stem
     table = _read_table(loc)
     names = table.column_names
-    text_column = text_column or next((c for c in TEXT_COLUMNS if c in names), None)
-    if text_column is None or text_column not in names:
-        raise DataError(f"{loc.uri}: no text column {text_column or TEXT_COLUMNS}; columns are {names}")
-    if code_column not in names:
-        raise DataError(f"{loc.uri}: no code column {code_column!r}; columns are {names}")
-    id_column = id_column or next((c for c in ID_COLUMNS if c in names), None)
-    if id_column is not None and id_column not in names:
-        raise DataError(f"{loc.uri}: no id column {id_column!r}; columns are {names}")
+    text_column, code_column, id_column = _columns(loc, names, text_column, code_column, id_column)
     texts = [str(t) if t is not None else "" for t in table[text_column].to_pylist()]
     ids = (
         [str(i) for i in table[id_column].to_pylist()]

@@ -7,13 +7,13 @@ import pytest
 
 from medsyn.errors import ConfigError, DataError, MedsynError, ServiceError, UnknownCodeError
 from medsyn.evaluate.experiment import EvaluateConfig
-from medsyn.evaluate.filters import FilterConfig
 from medsyn.finetune.dataset import DatasetConfig
 from medsyn.kg import open_kg
 from medsyn.kg.build import KGBuildConfig
 from medsyn.kg.neo4j_store import Neo4jSettings, connect
 from medsyn.notes import load_notes
 from medsyn.pipeline.generate import GenerateConfig
+from medsyn.quality.filters import FilterConfig
 from medsyn.sampling.plan import PlanConfig
 from medsyn.serving.config import ServeConfig
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from medsyn import __version__
-from medsyn.cli import evaluate, finetune, generate, kg, quality, serve
+from medsyn.cli import evaluate, export, finetune, generate, kg, quality, serve
 from medsyn.errors import MedsynError
 
 
@@ -22,11 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"medsyn {__version__}")
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{kg,generate,quality,evaluate,serve,finetune-data,finetune}"
+        dest="command",
+        required=True,
+        metavar="{kg,generate,quality,export,evaluate,serve,finetune-data,finetune}",
     )
     kg.add_parser(sub)
     generate.add_parser(sub)
     quality.add_parser(sub)
+    export.add_parser(sub)
     evaluate.add_parser(sub)
     serve.add_parser(sub)
     finetune.add_parser(sub)

@@ -78,8 +78,38 @@ def cmd_quality(args: argparse.Namespace) -> int:
         code_column="code" if args.notes else config.get("code_column", "code"),
     )
     gates = run_gates(run.out.uri, reference, sample=args.sample)
+    from medsyn.pipeline.card import CARD_MD, read_card
+
+    card = read_card(run.out)
     if args.json:
-        print(json.dumps(gates, indent=2, ensure_ascii=False))
-    else:
-        print_gates(gates, Console())
+        print(json.dumps(gates | ({"card": card} if card else {}), indent=2, ensure_ascii=False))
+        return 0
+    console = Console()
+    print_gates(gates, console)
+    if card:
+        print_card(card, console, run.out.join(CARD_MD).uri)
     return 0
+
+
+def print_card(card: dict[str, Any], console: Console, path: str) -> None:
+    """The dataset card in short: how the notes were made, the kept set per code, the licences."""
+    how, holds = card["how_made"], card["holds"]
+    adapter = how["model"].get("adapter") or {}
+    console.print(
+        f"[bold]dataset card[/bold] ({path}): {holds['rows']} notes by {how['model']['name']}"
+        + (f" + {adapter['name']}" if adapter else "")
+        + f" on {how['model']['engine']}, MKG {how['mkg']['name']}, seed {how['seed']}; "
+        f"kept {holds['kept'] if holds['kept'] is not None else 'none'}"
+    )
+    if holds["per_code"]:
+        table = Table(title="kept set per code")
+        for column in ("code", "attempts", "kept", "pass rate", "removed by"):
+            table.add_column(column)
+        for code, row in holds["per_code"].items():
+            removed = ", ".join(f"{k} {v}" for k, v in row["removed"].items()) or "-"
+            table.add_row(code, str(row["attempts"]), str(row["kept"]), f"{row['pass_rate']:.2f}", removed)
+        console.print(table)
+    checked = card["test_sets_checked"]
+    console.print(f"test sets checked: {', '.join(checked) if checked else 'none'}")
+    licences = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in card["licences"].items())
+    console.print(f"licences: {licences}")

@@ -6,8 +6,8 @@ report = run_evaluate(config)
 """
 
 from medsyn.evaluate.experiment import EvaluateConfig, fit_and_rank, run_evaluate, run_fits
-from medsyn.evaluate.filters import FilterConfig, apply_filters
 from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, training_sets
+from medsyn.quality.filters import FilterConfig, apply_filters
 
 __all__ = [
     "EvaluateConfig",

@@ -22,7 +22,6 @@ import pyarrow as pa
 from medsyn.config import check_choices, option
 from medsyn.errors import ConfigError, DataError
 from medsyn.evaluate.classifiers import Classifier, TfidfClassifier, TfidfConfig
-from medsyn.evaluate.filters import FilterConfig, apply_filters
 from medsyn.evaluate.metrics import (
     KS,
     bootstrap_ci,
@@ -37,6 +36,8 @@ from medsyn.evaluate.synthetic import read_synthetic
 from medsyn.evaluate.transformer import TransformerClassifier, TransformerConfig
 from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, check_configs, training_sets
 from medsyn.notes import load_notes
+from medsyn.pipeline.kept import read_kept
+from medsyn.quality.filters import FilterConfig, apply_filters
 from medsyn.quality.gates import RealReference, quality_gates
 from medsyn.storage import Location, staged_dir
 
@@ -258,13 +259,19 @@ def _experiment(
         # of real notes of the same codes that the train classifier gives to a frequent code), not read.
         held_out = (test["text"].to_pylist(), [str(c) for c in test["code"].to_pylist()])
         gates[label] = quality_gates(table, reference, held_out=held_out)
-        result = apply_filters(table, real_texts, filter_config, real_codes=real_codes, seed=config.seed)
+        # The run's kept set (RUN/kept/) where it was made with these filters and train notes: the filters
+        # are not run twice.
+        result = read_kept(str(path), table, real_texts, real_codes, filter_config, seed=config.seed)
+        from_kept_set = result is not None
+        if result is None:
+            result = apply_filters(table, real_texts, filter_config, real_codes=real_codes, seed=config.seed)
         kept[label] = result.kept
         filters[label] = {
             "path": str(path),
             "n": table.num_rows,
             "kept": result.kept.num_rows,
             "funnel": result.funnel,
+            "from_kept_set": from_kept_set,
         }
         generated = table.filter(pa.array([r != "failed" for r in result.reasons]))
         summary, per_note = privacy_check(generated, train, privacy_config, seed=config.seed)

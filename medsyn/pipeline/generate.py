@@ -33,8 +33,11 @@ from medsyn.kg import open_kg
 from medsyn.models import DEFAULT_MODEL, check_adapter, check_model, merged_model, resolve_model
 from medsyn.notes import load_notes
 from medsyn.pipeline import stages
+from medsyn.pipeline.card import build_card, write_card
+from medsyn.pipeline.kept import KEPT, write_kept
 from medsyn.pipeline.rundir import RunDir
 from medsyn.prompts import with_opening
+from medsyn.quality.filters import FilterConfig
 from medsyn.quality.scores import COPY_THRESHOLD
 from medsyn.ray_env import (
     check_output,
@@ -146,6 +149,14 @@ class GenerateConfig(PlanConfig):
     )
     quality: bool = option(
         True, help="compute the quality gates into summary.json when the run completes (`medsyn quality`)"
+    )
+    kept: bool = option(
+        True,
+        help="when the run completes, write OUT/kept/: the notes that pass the filters `medsyn evaluate` "
+        "applies (the filter options below; real notes: --notes), for training and `medsyn export`",
+    )
+    filter: FilterConfig = option(
+        default_factory=FilterConfig, help="the filters of the kept set (as in `medsyn evaluate`)"
     )
     verbose: bool = option(
         False,
@@ -610,7 +621,32 @@ def _run(run: RunDir, planner: Planner, config: GenerateConfig, progress: bool) 
         )
         return run_gates(run.out.uri, reference)
 
-    return finish_run(run, planner, seconds, totals, kinds, quality=gates if config.quality else None)
+    kept_manifest: dict[str, Any] = {}
+
+    def kept() -> dict[str, Any]:
+        manifest = write_kept(
+            run,
+            notes=str(config.notes) if config.notes else None,
+            filters=config.filter,
+            text_column=config.text_column,
+            code_column=config.code_column,
+        )
+        kept_manifest.update(manifest)
+        return {"notes": manifest["notes"], "rows": manifest["rows"], "path": run.out.join(KEPT).uri}
+
+    def card(summary: dict[str, Any]) -> None:
+        write_card(run, build_card(config, summary, kept_manifest or None))
+
+    return finish_run(
+        run,
+        planner,
+        seconds,
+        totals,
+        kinds,
+        quality=gates if config.quality else None,
+        kept=kept if config.kept and config.engine != stages.DRY_RUN else None,
+        card=card,
+    )
 
 
 def finish_run(
@@ -621,8 +657,11 @@ def finish_run(
     kinds: Counter[str],
     *,
     quality: Callable[[], dict[str, Any]] | None = None,
+    kept: Callable[[], dict[str, Any]] | None = None,
+    card: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Keep one copy of each row, check every planned row is there, then write summary.json."""
+    """Keep one copy of each row, check every planned row is there, write the kept set, the quality
+    gates and the dataset card, then summary.json (last: the run's completion marker)."""
     summary = run.finish(planner.total)
     summary["this_run"] = {
         "notes": totals["rows"],
@@ -634,7 +673,11 @@ def finish_run(
     }
     summary["skipped_codes"] = planner.skipped
     if run.complete(summary):
+        if kept is not None:
+            summary["kept"] = kept()
         if quality is not None:
             summary["quality"] = quality()
+        if card is not None:
+            card(summary)
         run.write_summary(summary)
     return summary

@@ -235,3 +235,64 @@ def test_dry_run_engine_measures_the_job_and_is_refused_as_training_data(
         MedsynError, match="option 'engine': 'dryrun' is not valid; use one of vllm, hf, openai, dry-run"
     ):
         _config(out, notes_file, engine="dryrun")
+
+
+def test_the_kept_set_its_card_and_its_export(
+    ray_local, default_model: Path, notes_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A complete run writes kept/ (the notes that pass evaluate's filters, by the same code), the dataset
+    card before summary.json, and exports the kept set in the real notes' own columns."""
+    from medsyn.cli.main import main
+    from medsyn.evaluate.synthetic import read_synthetic
+    from medsyn.notes import load_notes
+    from medsyn.pipeline.kept import export_kept, read_kept
+    from medsyn.quality.filters import FilterConfig, apply_filters
+
+    out = tmp_path / "notes"
+    filters = FilterConfig(filters=["copy_example"])
+    summary = run_generate(_config(out, notes_file, model=str(default_model), filter=filters), progress=False)
+    manifest = json.loads((out / "kept" / "manifest.json").read_text())
+    kept = pq.read_table(out / "kept" / "notes.parquet")
+    reasons = pq.read_table(out / "kept" / "reasons.parquet").to_pylist()
+    assert manifest["rows"] == 12 and len(reasons) == 12 and summary["kept"]["notes"] == manifest["notes"]
+    assert kept.num_rows == manifest["notes"] == sum(r["filter_reason"] is None for r in reasons) > 0
+    assert set(kept.column_names) == set(pq.read_table(out / "shards").column_names)
+    assert sum(row["attempts"] for row in manifest["per_code"].values()) == 12
+    # The same filters, called as `medsyn evaluate` calls them, keep the same notes.
+    synthetic = read_synthetic(out)
+    real = load_notes(notes_file)
+    texts, codes = real["text"].to_pylist(), real["code"].to_pylist()
+    direct = apply_filters(synthetic, texts, filters, real_codes=codes, seed=0)
+    assert set(direct.kept["note_id"].to_pylist()) == set(kept["note_id"].to_pylist())
+    reused = read_kept(str(out), synthetic, texts, codes, filters, seed=0)
+    assert reused is not None and reused.reasons == direct.reasons
+    # Other filters, another seed or other real notes: the evaluation filters anew.
+    assert read_kept(str(out), synthetic, texts, codes, FilterConfig(), seed=0) is None
+    assert read_kept(str(out), synthetic, texts, codes, filters, seed=1) is None
+    assert read_kept(str(out), synthetic, texts[:-1], codes[:-1], filters, seed=0) is None
+
+    # The card: how the notes were made, what they hold, the licences; written before summary.json.
+    card = json.loads((out / "card.json").read_text())
+    assert card["how_made"]["model"]["name"] == str(default_model)
+    assert card["how_made"]["model"]["weights_sha256"] and card["how_made"]["seed"] == 3
+    assert card["holds"]["kept"] == manifest["notes"] and card["holds"]["per_code"] == manifest["per_code"]
+    assert (out / "card.json").stat().st_mtime_ns <= (out / "summary.json").stat().st_mtime_ns
+    text = (out / "DATASET_CARD.md").read_text()
+    assert "## Licences that pass on" in text and "| J06 |" in text and "no test set was checked" in text
+    assert main(["quality", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "dataset card" in shown and "kept set per code" in shown
+
+    # The export: the real notes' own column names (idx, code, symptoms), one row per kept note.
+    jsonl = tmp_path / "synthetic.jsonl"
+    assert export_kept(str(out), "jsonl", str(jsonl)) == kept.num_rows
+    rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == kept.num_rows and all(set(r) == {"idx", "code", "symptoms"} for r in rows)
+    assert load_notes(jsonl).num_rows == kept.num_rows  # it reads as real notes do
+    for fmt in ("csv", "parquet"):
+        assert export_kept(str(out), fmt, str(tmp_path / f"synthetic.{fmt}")) == kept.num_rows
+    assert load_notes(tmp_path / "synthetic.csv")["text"].to_pylist() == [r["symptoms"] for r in rows]
+    with pytest.raises(MedsynError, match="--out .* exists: pass --overwrite"):
+        export_kept(str(out), "jsonl", str(jsonl))
+    with pytest.raises(MedsynError, match="--format 'xml' is not valid; use one of jsonl, csv, parquet"):
+        export_kept(str(out), "xml", str(tmp_path / "x.xml"))

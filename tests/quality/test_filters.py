@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from medsyn.errors import MedsynError
-from medsyn.evaluate.filters import FILTERS, FilterConfig, apply_filters
+from medsyn.quality.filters import FILTERS, FilterConfig, apply_filters
 
 REAL = [
     "Боль в горле и насморк третий день, температура 38.",

@@ -1,4 +1,5 @@
-"""Filters on synthetic notes before training; every removal is recorded with its reason.
+"""Filters on synthetic notes before training; every removal is recorded with its reason (shared by the
+generation job's kept set and `medsyn evaluate`).
 
     kept, funnel, reasons = apply_filters(synthetic, real_train, FilterConfig())
 
