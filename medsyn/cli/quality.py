@@ -30,6 +30,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sample", type=int, default=20_000, help="judge a seeded sample of at most this many notes"
     )
+    p.add_argument(
+        "--test",
+        action="append",
+        default=[],
+        help="a test set (notes file) to check the notes against: how many copy one of its notes "
+        "(repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="print the gates as JSON")
     p.set_defaults(func=cmd_quality)
 
@@ -78,6 +85,8 @@ def cmd_quality(args: argparse.Namespace) -> int:
         code_column="code" if args.notes else config.get("code_column", "code"),
     )
     gates = run_gates(run.out.uri, reference, sample=args.sample)
+    if args.test:
+        gates["test_overlap"] = test_overlap(run, args.test)
     from medsyn.pipeline.card import CARD_MD, read_card
 
     card = read_card(run.out)
@@ -86,9 +95,35 @@ def cmd_quality(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     print_gates(gates, console)
+    for check in gates.get("test_overlap", []):
+        console.print(
+            f"test overlap: {check['copies']} of {check['notes']} notes copy a note of {check['path']} "
+            f"({check['n']} notes; 5-gram containment >= {check['threshold']})"
+        )
     if card:
         print_card(card, console, run.out.join(CARD_MD).uri)
     return 0
+
+
+def test_overlap(run: Any, tests: list[str]) -> list[dict[str, Any]]:
+    """Per test file: how many of the run's notes copy one of its notes (the kept set's decontamination)."""
+    from medsyn.notes import load_notes
+    from medsyn.pipeline.generate import check_test_sets
+    from medsyn.quality.decontamination import copies_of_test_notes
+    from medsyn.quality.filters import FilterConfig
+
+    config = (run.run_info() or {}).get("config", {})
+    check_test_sets(tests, config.get("notes"))
+    texts = [t for t in run.read(["text"])["text"].to_pylist() if t]
+    threshold = FilterConfig().max_test_containment
+    checks = []
+    for path in tests:
+        test = load_notes(path)["text"].to_pylist()
+        copies = sum(copies_of_test_notes(texts, test, threshold=threshold))
+        checks.append(
+            {"path": path, "n": len(test), "notes": len(texts), "copies": copies, "threshold": threshold}
+        )
+    return checks
 
 
 def print_card(card: dict[str, Any], console: Console, path: str) -> None:

@@ -5,7 +5,9 @@ training configuration and seed, and write the report.
     python jobs/upsample_eval.py --config eval.yaml          # same, as a Ray job
 
 Each (configuration, seed) is one Ray task; without Ray (`--no-use-ray`) they run one after another.
-The test notes are read for scoring only: never for training, filters, privacy or example selection.
+The test notes are read for scoring, and to keep the synthetic notes clean of them (a run that showed a
+test note in a prompt is refused; a note that copies one is removed): never for training, the other
+filters, privacy or example selection.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from medsyn.evaluate.transformer import TransformerClassifier, TransformerConfig
 from medsyn.evaluate.upsample import TrainingSet, UpsampleConfig, check_configs, training_sets
 from medsyn.notes import load_notes
 from medsyn.pipeline.kept import read_kept
+from medsyn.pipeline.rundir import RUN_FILE
+from medsyn.quality.decontamination import refuse_test_examples
 from medsyn.quality.filters import FilterConfig, apply_filters
 from medsyn.quality.gates import RealReference, quality_gates
 from medsyn.storage import Location, staged_dir
@@ -120,6 +124,24 @@ def fit_and_rank(
     """Train one TF-IDF classifier and return the rank of each test note's true code (-1: unseen code)."""
     clf = TfidfClassifier(tfidf, seed=seed).fit(texts, codes)
     return rank_of_truth(clf.scores(test_texts), clf.classes, test_codes)
+
+
+def _run_notes(path: str | Path) -> pa.Table | None:
+    """The real notes a generation run took its examples from (its run.json's --notes), if readable."""
+    loc = Location.parse(path, option="--synthetic")
+    if not loc.join(RUN_FILE).is_file():
+        return None
+    config = loc.join(RUN_FILE).read_json().get("config", {})
+    if not config.get("notes"):
+        return None
+    try:
+        return load_notes(
+            config["notes"],
+            text_column=config.get("text_column"),
+            code_column=config.get("code_column", "code"),
+        )
+    except DataError:
+        return None  # moved or gone: the ids are still checked
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
@@ -246,6 +268,7 @@ def _experiment(
     config: EvaluateConfig, train: pa.Table, test: pa.Table, labels: list[str], out: Path, started: float
 ) -> dict[str, Any]:
     real_texts, real_codes = train["text"].to_pylist(), train["code"].to_pylist()
+    test_texts = test["text"].to_pylist()
     kept: dict[str, pa.Table] = {}
     filters: dict[str, Any] = {}
     privacy: dict[str, Any] = {}
@@ -259,12 +282,23 @@ def _experiment(
         # of real notes of the same codes that the train classifier gives to a frequent code), not read.
         held_out = (test["text"].to_pylist(), [str(c) for c in test["code"].to_pylist()])
         gates[label] = quality_gates(table, reference, held_out=held_out)
-        # The run's kept set (RUN/kept/) where it was made with these filters and train notes: the filters
-        # are not run twice.
-        result = read_kept(str(path), table, real_texts, real_codes, filter_config, seed=config.seed)
+        # A run whose prompts showed test notes is refused; notes that copy a test note are removed.
+        refuse_test_examples(table, _run_notes(path), test, str(config.test))
+        # The run's kept set (RUN/kept/) where it was made with these filters, train notes and test notes:
+        # the filters are not run twice.
+        result = read_kept(
+            str(path), table, real_texts, real_codes, filter_config, seed=config.seed, test_texts=test_texts
+        )
         from_kept_set = result is not None
         if result is None:
-            result = apply_filters(table, real_texts, filter_config, real_codes=real_codes, seed=config.seed)
+            result = apply_filters(
+                table,
+                real_texts,
+                filter_config,
+                real_codes=real_codes,
+                seed=config.seed,
+                test_texts=test_texts,
+            )
         kept[label] = result.kept
         filters[label] = {
             "path": str(path),

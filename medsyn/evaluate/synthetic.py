@@ -27,6 +27,7 @@ COLUMNS = (
     "example_containment",
     "copied_example",
     "opening",
+    "opening_id",
     "error",
     "engine",
 )

@@ -140,7 +140,7 @@ def build_card(config: Any, summary: dict[str, Any], kept: dict[str, Any] | None
             "filters": (kept or {}).get("funnel"),
             "quality_gates": gates,
         },
-        "test_sets_checked": [],
+        "test_sets_checked": [s["path"] for s in (kept or {}).get("test_sets", [])],
         "intended_use_and_limits": limits,
         "licences": licences,
     }
@@ -202,7 +202,12 @@ def render_card(card: dict[str, Any]) -> str:
         "",
         "## Test sets checked",
         "",
-        ", ".join(checked) if checked else "None: no test set was checked for contamination.",
+        (
+            f"{', '.join(f'`{c}`' for c in checked)}: notes that copy a test note (5-gram containment) were "
+            "removed from the kept set (`test_overlap` in the filters' funnel)."
+            if checked
+            else "None: no test set was checked for contamination (`--test`)."
+        ),
         "",
         "## Licences that pass on",
         "",

@@ -66,6 +66,11 @@ class GenerateConfig(PlanConfig):
     )
     text_column: str | None = option(None, help="text column of the notes (default: text, note or symptoms)")
     code_column: str = option("code", help="code column of the notes")
+    test: list[str] = option(
+        default_factory=list,
+        help="test sets to keep clean (notes files, comma-separated; never the --notes file): notes that "
+        "copy a test note are removed from the kept set and counted, and the card names the sets",
+    )
     out: str | None = option(
         None, help="output run directory: a local path every node sees, or a URI (s3://bucket/path, gs://...)"
     )
@@ -409,6 +414,25 @@ def _generate_stage(ds: Any, config: GenerateConfig) -> Any:
     )
 
 
+def check_test_sets(test: list[str], notes: str | Path | None) -> None:
+    """Each --test file exists and is not the --notes file (by path or by content)."""
+    import hashlib
+
+    notes_loc = Location.parse(notes, option="--notes") if notes else None
+    notes_sha = hashlib.sha256(notes_loc.read_bytes()).hexdigest() if notes_loc else None
+    for path in test:
+        loc = Location.parse(path, option="--test").check(must_exist=True)
+        same = notes_loc is not None and (
+            loc.uri == notes_loc.uri or hashlib.sha256(loc.read_bytes()).hexdigest() == notes_sha
+        )
+        if same:
+            raise ConfigError(
+                f"--test {path!r} is the --notes file: the test set must be notes the generator never saw "
+                "(give --notes the train split and --test the dev or test split)",
+                option="test",
+            )
+
+
 def cpu_threads(config: GenerateConfig) -> int:
     """Threads each CPU replica computes on: --threads, else the smallest node's cores shared by the
     replicas (a Ray worker would otherwise get OMP_NUM_THREADS=1, one thread, whatever the node has)."""
@@ -526,6 +550,7 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
     out = Location.parse(config.out, option="--out").check()
     if config.notes:
         Location.parse(config.notes, option="--notes").check(must_exist=True)
+    check_test_sets(config.test, config.notes)
     planner = prepare(config)
     if config.engine in ("vllm", "hf"):
         check_model(config.model)  # fail fast on a missing model, before any Ray work
@@ -627,6 +652,7 @@ def _run(run: RunDir, planner: Planner, config: GenerateConfig, progress: bool) 
         manifest = write_kept(
             run,
             notes=str(config.notes) if config.notes else None,
+            test=list(config.test),
             filters=config.filter,
             text_column=config.text_column,
             code_column=config.code_column,

@@ -46,11 +46,13 @@ def write_kept(
     *,
     notes: str | None,
     filters: FilterConfig,
+    test: list[str] | None = None,
     text_column: str | None = None,
     code_column: str = "code",
 ) -> dict[str, Any]:
     """Filter a complete run's notes against the real notes `notes` (the train split, as in
-    `medsyn evaluate --train`) and write RUN/kept/; returns its manifest."""
+    `medsyn evaluate --train`), remove the notes that copy a note of the `test` files, and write
+    RUN/kept/; returns its manifest."""
     from medsyn.evaluate.synthetic import read_synthetic
     from medsyn.notes import load_notes
 
@@ -60,7 +62,14 @@ def write_kept(
     if notes:
         real = load_notes(notes, text_column=text_column, code_column=code_column)
         real_texts, real_codes = real["text"].to_pylist(), [str(c) for c in real["code"].to_pylist()]
-    result = apply_filters(table, real_texts, filters, real_codes=real_codes, seed=FILTER_SEED)
+    test_sets, test_texts = [], []
+    for path in test or []:
+        texts = load_notes(path, text_column=text_column, code_column=code_column)["text"].to_pylist()
+        test_sets.append({"path": str(path), "n": len(texts), "fingerprint": test_fingerprint(texts)})
+        test_texts += texts
+    result = apply_filters(
+        table, real_texts, filters, real_codes=real_codes, seed=FILTER_SEED, test_texts=test_texts
+    )
     kept_ids = pa.array(result.kept["note_id"].to_pylist(), pa.string())
     rows = run.read()
     kept_rows = rows.filter(pc.is_in(rows["note_id"], value_set=kept_ids))
@@ -81,6 +90,8 @@ def write_kept(
             "n": len(real_texts),
             "fingerprint": real_fingerprint(real_texts, real_codes),
         },
+        "test_sets": test_sets,
+        "test_fingerprint": test_fingerprint(test_texts),
         "funnel": result.funnel,
         "per_code": per_code(table["code"].to_pylist(), result.reasons),
         "files": [NOTES_FILE, REASONS_FILE],
@@ -88,6 +99,13 @@ def write_kept(
     }
     out.join(MANIFEST).write_json(manifest)
     return manifest
+
+
+def test_fingerprint(texts: list[str]) -> str:
+    """A fingerprint of the test notes a kept set was checked against (the same for none)."""
+    from medsyn.quality.decontamination import fingerprint
+
+    return fingerprint(texts)
 
 
 def per_code(codes: list[str], reasons: list[str | None]) -> dict[str, dict[str, Any]]:
@@ -122,9 +140,11 @@ def read_kept(
     filters: FilterConfig,
     *,
     seed: int,
+    test_texts: list[str] | None = None,
 ) -> FilterResult | None:
     """The run's kept set as the filters' result over `table` (the run's rows as `read_synthetic` gives
-    them), when it was made with these filters, this seed and these real notes; else None (filter anew)."""
+    them), when it was made with these filters, this seed, these real notes and these test notes; else
+    None (filter anew)."""
     manifest = read_manifest(run)
     if manifest is None:
         return None
@@ -132,6 +152,7 @@ def read_kept(
         manifest["filters"] == asdict(filters)
         and manifest["filter_seed"] == seed
         and manifest["real_notes"]["fingerprint"] == real_fingerprint(real_texts, real_codes)
+        and manifest.get("test_fingerprint") == test_fingerprint(test_texts or [])
     )
     if not same:
         return None

@@ -3,8 +3,11 @@ generation job's kept set and `medsyn evaluate`).
 
     kept, funnel, reasons = apply_filters(synthetic, real_train, FilterConfig())
 
-Filters, in order (the ones named in `FilterConfig.filters` run; `failed` always does):
+Filters, in order (the ones named in `FilterConfig.filters` run; `failed` always does, and
+`test_overlap` whenever test notes are given):
 - failed: the generation failed or gave an empty text;
+- test_overlap: decontamination: the note copies a test note (5-gram containment in one test note >= the
+  bound);
 - symptom_recall: the paper's first side: the note mentions too few of its sampled symptoms (with
   `recall_keep_per_code`, each code keeps at least that many notes, its best by recall);
 - example_similarity: the paper's second side: the note is too unlike its source example in style
@@ -14,7 +17,7 @@ Filters, in order (the ones named in `FilterConfig.filters` run; `failed` always
 - near_duplicate: the note near-duplicates an earlier synthetic note (MinHash LSH);
 - disagreement: a classifier trained on the real training notes does not rank the note's code in
   its top k (codes the classifier never saw are kept and counted as unjudged).
-Only real *training* notes are ever consulted.
+Only real *training* notes are consulted, and the test notes only to remove copies of them.
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ class FilterConfig:
     disagreement_top_k: int = option(
         5, help="disagreement: keep a note whose code is in the top k predictions"
     )
+    max_test_containment: float = option(
+        0.5,
+        help="decontamination, with test notes given (--test): most share of a note's 5-grams found in "
+        "any one test note",
+    )
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -98,7 +106,10 @@ def apply_filters(
     *,
     real_codes: list[str] | None = None,
     seed: int = 0,
+    test_texts: list[str] | None = None,
 ) -> FilterResult:
+    """Run the filters over `synthetic` (its text, code and score columns) against the real *training*
+    notes; with `test_texts`, first remove the notes that copy a test note (`test_overlap`)."""
     n = synthetic.num_rows
     texts = [t or "" for t in _col(synthetic, "text")]
     codes = _col(synthetic, "code")
@@ -124,6 +135,15 @@ def apply_filters(
 
     errors = _col(synthetic, "error")
     record("failed", None, [i for i in range(n) if errors[i] or not texts[i].strip()])
+    if test_texts:
+        from medsyn.quality.decontamination import copies_of_test_notes
+
+        rows = alive()
+        t = config.max_test_containment
+        copies = copies_of_test_notes([texts[i] for i in rows], test_texts, threshold=t)
+        record("test_overlap", t, [i for i, c in zip(rows, copies, strict=True) if c])
+    else:
+        funnel.append({"filter": "test_overlap", "enabled": False, "removed": 0, "remaining": len(alive())})
     enabled = set(config.filters)
     for name in FILTERS[1:]:
         if name not in enabled:

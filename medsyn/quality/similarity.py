@@ -11,7 +11,7 @@ SVD, fitted on the real notes only): it sees paraphrase-level closeness that exa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -30,6 +30,24 @@ class NgramIndex:
         self._real = self._vec.fit_transform(_normalised(texts)).astype(np.float32).tocsr()
         self._real_len = np.asarray(self._real.sum(axis=1)).ravel()
 
+    def _overlaps(
+        self, texts: Sequence[str], chunk: int
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray, float]]:
+        """Per text with any shared 5-gram: (its position, the indexed notes sharing some, how many each
+        shares, the size of the text's full 5-gram set)."""
+        real_t = self._real.T.tocsc()
+        analyzer = self._vec.build_analyzer()
+        for start in range(0, len(texts), chunk):
+            norm = _normalised(texts[start : start + chunk])
+            q = self._vec.transform(norm).astype(np.float32).tocsr()
+            # Sizes of the full n-gram sets (the vocabulary only holds the indexed notes' n-grams).
+            q_len = np.array([len(set(analyzer(t))) for t in norm], dtype=np.float64)
+            inter = (q @ real_t).tocsr()
+            for i in range(inter.shape[0]):
+                lo, hi = inter.indptr[i], inter.indptr[i + 1]
+                if lo < hi and q_len[i]:
+                    yield start + i, inter.indices[lo:hi], inter.data[lo:hi], float(q_len[i])
+
     def nearest(
         self, texts: Sequence[str], *, chunk: int = 2048
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,26 +56,21 @@ class NgramIndex:
         best = np.full(n, -1, dtype=np.int64)
         jac = np.zeros(n)
         cont = np.zeros(n)
-        real_t = self._real.T.tocsc()
-        analyzer = self._vec.build_analyzer()
-        for start in range(0, n, chunk):
-            norm = _normalised(texts[start : start + chunk])
-            q = self._vec.transform(norm).astype(np.float32).tocsr()
-            # Sizes of the full n-gram sets (the vocabulary only holds the real notes' n-grams).
-            q_len = np.array([len(set(analyzer(t))) for t in norm], dtype=np.float64)
-            inter = (q @ real_t).tocsr()
-            for i in range(inter.shape[0]):
-                lo, hi = inter.indptr[i], inter.indptr[i + 1]
-                if lo == hi:
-                    continue
-                cols = inter.indices[lo:hi]
-                shared = inter.data[lo:hi]
-                j = shared / (q_len[i] + self._real_len[cols] - shared)
-                k = int(np.argmax(j))
-                best[start + i] = int(cols[k])
-                jac[start + i] = float(j[k])
-                cont[start + i] = float(shared[k] / q_len[i]) if q_len[i] else 0.0
+        for i, cols, shared, q_len in self._overlaps(texts, chunk):
+            j = shared / (q_len + self._real_len[cols] - shared)
+            k = int(np.argmax(j))
+            best[i], jac[i], cont[i] = int(cols[k]), float(j[k]), float(shared[k] / q_len)
         return best, jac, cont
+
+    def max_containment(self, texts: Sequence[str], *, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """(index of the indexed note holding the largest share of the text's 5-grams or -1, that share)
+        per text: a copy of any part of any indexed note shows, whatever the rest of that note says."""
+        best = np.full(len(texts), -1, dtype=np.int64)
+        cont = np.zeros(len(texts))
+        for i, cols, shared, q_len in self._overlaps(texts, chunk):
+            k = int(np.argmax(shared))
+            best[i], cont[i] = int(cols[k]), float(shared[k] / q_len)
+        return best, cont
 
 
 class EmbeddingIndex:

@@ -296,3 +296,30 @@ def test_the_kept_set_its_card_and_its_export(
         export_kept(str(out), "jsonl", str(jsonl))
     with pytest.raises(MedsynError, match="--format 'xml' is not valid; use one of jsonl, csv, parquet"):
         export_kept(str(out), "xml", str(tmp_path / "x.xml"))
+
+    # Decontamination: a test set holding a copy of a kept note; the kept set drops it and counts it.
+    from medsyn.pipeline.kept import write_kept
+    from medsyn.pipeline.rundir import RunDir
+
+    planted = kept["text"].to_pylist()[0]
+    test_file = tmp_path / "dev.jsonl"
+    test_file.write_text(
+        json.dumps({"idx": "d1", "code": "J06", "symptoms": "Жалобы: " + planted}, ensure_ascii=False) + "\n"
+    )
+    again = write_kept(RunDir(out), notes=str(notes_file), filters=filters, test=[str(test_file)])
+    step = next(s for s in again["funnel"] if s["filter"] == "test_overlap")
+    assert step["enabled"] and step["removed"] >= 1 and again["notes"] == manifest["notes"] - step["removed"]
+    assert again["test_sets"][0]["path"] == str(test_file)
+    assert main(["quality", str(out), "--test", str(test_file), "--json"]) == 0
+    (overlap,) = json.loads(capsys.readouterr().out)["test_overlap"]
+    assert overlap["path"] == str(test_file) and overlap["copies"] >= 1 and overlap["notes"] == 12
+    # A test set that holds the train notes' texts: the run showed them as examples, evaluate refuses it.
+    shown = tmp_path / "shown.jsonl"
+    shown.write_text(
+        "".join(json.dumps({**n, "idx": f"d{i}"}, ensure_ascii=False) + "\n" for i, n in enumerate(NOTES))
+    )
+    code = main(
+        ["evaluate", "--train", str(notes_file), "--test", str(shown), "--synthetic", str(out)]
+        + ["--out", str(tmp_path / "eval"), "--seeds", "1", "--bootstrap", "10"]
+    )
+    assert code == 2 and "showed notes of the test set" in capsys.readouterr().err

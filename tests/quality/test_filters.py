@@ -39,10 +39,11 @@ def test_each_filter_removes_its_note_and_the_funnel_adds_up() -> None:
     assert result.reasons == [r[-1] for r in ROWS]
     assert result.kept["note_id"].to_pylist() == ["s6", "s8"]
     funnel = {step["filter"]: step for step in result.funnel}
-    assert [s["filter"] for s in result.funnel] == list(FILTERS)
+    assert [s["filter"] for s in result.funnel] == ["failed", "test_overlap", *FILTERS[1:]]
     removed = {name: step["removed"] for name, step in funnel.items()}
     assert removed == {
         "failed": 2,
+        "test_overlap": 0,  # no test notes given: off
         "symptom_recall": 1,
         "example_similarity": 1,
         "copy_example": 1,
@@ -50,8 +51,8 @@ def test_each_filter_removes_its_note_and_the_funnel_adds_up() -> None:
         "near_duplicate": 1,
         "disagreement": 0,
     }
-    assert funnel["disagreement"]["enabled"] is False
-    assert [s["remaining"] for s in result.funnel] == [7, 6, 5, 4, 3, 2, 2]
+    assert funnel["disagreement"]["enabled"] is False and funnel["test_overlap"]["enabled"] is False
+    assert [s["remaining"] for s in result.funnel] == [7, 7, 6, 5, 4, 3, 2, 2]
 
 
 def test_switched_off_filters_keep_their_notes() -> None:
