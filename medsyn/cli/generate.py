@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from rich.console import Console
 
@@ -36,6 +37,8 @@ def cmd_generate(config: GenerateConfig, args: argparse.Namespace) -> int:
         console.print(f"failures by reason: {json.dumps(summary['failures_by_reason'])}")
     if summary["skipped_codes"]:
         console.print(f"skipped codes: {json.dumps(summary['skipped_codes'], ensure_ascii=False)}")
+    if "quota" in summary:
+        print_quota(summary, console)
     if summary.get("quality"):
         from medsyn.cli.quality import print_gates
 
@@ -52,3 +55,34 @@ def cmd_generate(config: GenerateConfig, args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def print_quota(summary: dict[str, Any], console: Console) -> None:
+    """A quota run: the kept set per code, and the codes that ran out of budget, by name."""
+    from rich.table import Table
+
+    quota = summary["quota"]
+    console.print(
+        f"[bold]{summary['kept']['notes']}[/bold] kept notes in {summary['kept']['path']} from "
+        f"{summary['notes']} generated in {summary['rounds']} rounds"
+    )
+    table = Table(title="quota per code")
+    for column in ("code", "quota", "attempts", "kept", "pass rate", "removed by"):
+        table.add_column(column)
+    for code, row in quota["per_code"].items():
+        removed = ", ".join(f"{k} {v}" for k, v in row["removed"].items()) or "-"
+        table.add_row(
+            code,
+            str(row["quota"]),
+            str(row["attempts"]),
+            str(row["kept"]),
+            f"{row['pass_rate']:.2f}",
+            removed,
+        )
+    console.print(table)
+    for code, row in quota["short"].items():
+        console.print(
+            f"[yellow]short of quota: {code} kept {row['kept']} of {row['quota']} after {row['attempts']} "
+            f"attempts (budgets: --max-attempts-per-code {quota['max_attempts_per_code']}, --max-notes, "
+            "--max-rounds)[/yellow]"
+        )

@@ -67,14 +67,15 @@ def print_gates(gates: dict[str, Any], console: Console) -> None:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
+    from medsyn.pipeline.kept import run_config
+    from medsyn.pipeline.quota import is_quota_run
     from medsyn.pipeline.rundir import RunDir
     from medsyn.quality.gates import reference_for, run_gates
 
     run = RunDir(args.run_dir, option="RUN_DIR")
-    info = run.run_info()
-    if info is None:
-        raise DataError(f"{args.run_dir} is not a generation run directory (no run.json)")
-    config = info["config"]
+    config = run_config(run.out)
+    if config is None:
+        raise DataError(f"{args.run_dir} is not a generation run directory (no run.json, no quota.json)")
     if args.sample < 1:
         raise ConfigError(f"--sample must be >= 1, got {args.sample}")
     reference = reference_for(
@@ -84,7 +85,13 @@ def cmd_quality(args: argparse.Namespace) -> int:
         text_column=None if args.notes else config.get("text_column"),
         code_column="code" if args.notes else config.get("code_column", "code"),
     )
-    gates = run_gates(run.out.uri, reference, sample=args.sample)
+    if is_quota_run(run.out):  # a quota run is judged by its kept set, the dataset it delivers
+        from medsyn.pipeline.kept import KEPT, NOTES_FILE
+        from medsyn.quality.gates import quality_gates
+
+        gates = quality_gates(run.out.join(KEPT, NOTES_FILE).read_parquet(), reference)
+    else:
+        gates = run_gates(run.out.uri, reference, sample=args.sample)
     if args.test:
         gates["test_overlap"] = test_overlap(run, args.test)
     from medsyn.pipeline.card import CARD_MD, read_card
@@ -107,14 +114,16 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 def test_overlap(run: Any, tests: list[str]) -> list[dict[str, Any]]:
     """Per test file: how many of the run's notes copy one of its notes (the kept set's decontamination)."""
+    from medsyn.evaluate.synthetic import read_synthetic
     from medsyn.notes import load_notes
     from medsyn.pipeline.generate import check_test_sets
+    from medsyn.pipeline.kept import run_config
     from medsyn.quality.decontamination import copies_of_test_notes
     from medsyn.quality.filters import FilterConfig
 
-    config = (run.run_info() or {}).get("config", {})
+    config = run_config(run.out) or {}
     check_test_sets(tests, config.get("notes"))
-    texts = [t for t in run.read(["text"])["text"].to_pylist() if t]
+    texts = [t for t in read_synthetic(run.out.uri, allow_dry_run=True)["text"].to_pylist() if t]
     threshold = FilterConfig().max_test_containment
     checks = []
     for path in tests:

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from medsyn.errors import DataError
 from medsyn.icd import category
+from medsyn.pipeline.quota import is_quota_run, round_dirs
 from medsyn.pipeline.rundir import RUN_FILE, SHARDS, RunDir
 from medsyn.pipeline.stages import DRY_RUN
 from medsyn.storage import Location
@@ -37,6 +38,8 @@ def _tables(loc: Location) -> list[pa.Table]:
     """A run directory's rows (one copy each, through RunDir), else a directory's or one file's Parquet."""
     if loc.join(RUN_FILE).is_file():
         return [RunDir(loc, option="--synthetic").read([c for c in COLUMNS if c != "row"])]
+    if is_quota_run(loc):  # every round's notes, in order
+        return [t for d in round_dirs(loc) for t in _tables(d)]
     if loc.is_file():
         return [loc.read_parquet()]
     shards = loc.join(SHARDS) if loc.join(SHARDS).is_dir() else loc

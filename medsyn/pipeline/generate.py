@@ -155,6 +155,17 @@ class GenerateConfig(PlanConfig):
     quality: bool = option(
         True, help="compute the quality gates into summary.json when the run completes (`medsyn quality`)"
     )
+    quota: int | None = option(
+        None,
+        help="kept notes per code: generate in rounds until each code has this many notes that pass the "
+        "filters (with a non-uniform --allocation: quota x codes split by it); see --max-attempts-per-code, "
+        "--max-notes, --max-rounds",
+    )
+    max_attempts_per_code: int | None = option(
+        None, help="quota runs: most notes generated for one code over all rounds (default: 10 x its quota)"
+    )
+    max_notes: int | None = option(None, help="quota runs: most notes generated over all rounds")
+    max_rounds: int = option(8, help="quota runs: most rounds")
     kept: bool = option(
         True,
         help="when the run completes, write OUT/kept/: the notes that pass the filters `medsyn evaluate` "
@@ -547,6 +558,10 @@ def run_generate(config: GenerateConfig, *, progress: bool = True) -> dict[str, 
     """
     _validate(config)
     assert config.out is not None
+    if config.quota is not None:
+        from medsyn.pipeline.quota import run_quota
+
+        return run_quota(config, progress=progress)
     out = Location.parse(config.out, option="--out").check()
     if config.notes:
         Location.parse(config.notes, option="--notes").check(must_exist=True)

@@ -172,6 +172,14 @@ def read_kept(
 EXPORT_FORMATS = ("jsonl", "csv", "parquet")
 
 
+def run_config(loc: Location) -> dict[str, Any] | None:
+    """The options a run (run.json) or a quota run (quota.json) was made with; None for neither."""
+    for name in ("run.json", "quota.json"):
+        if loc.join(name).is_file():
+            return dict(loc.join(name).read_json()["config"])
+    return None
+
+
 def export_kept(run: str, fmt: str, out: str, *, overwrite: bool = False) -> int:
     """Write a run's kept set to `out` in the real notes' own layout: their text, code and id columns under
     the names the run's `--notes` had (else text, code, note_id), ready to concatenate with them.
@@ -186,9 +194,9 @@ def export_kept(run: str, fmt: str, out: str, *, overwrite: bool = False) -> int
         valid = ", ".join(EXPORT_FORMATS)
         raise ConfigError(f"--format {fmt!r} is not valid; use one of {valid}", option="format")
     rundir = RunDir(run, option="RUN")
-    info = rundir.run_info()
+    info = run_config(rundir.out)
     if info is None:
-        raise DataError(f"{run} is not a generation run directory (no run.json)")
+        raise DataError(f"{run} is not a generation run directory (no run.json, no quota.json)")
     notes_file = rundir.out.join(KEPT).join(NOTES_FILE)
     if read_manifest(rundir.out) is None or not notes_file.is_file():
         raise DataError(
@@ -198,7 +206,7 @@ def export_kept(run: str, fmt: str, out: str, *, overwrite: bool = False) -> int
     target = Location.parse(out, option="--out")
     if target.exists() and not overwrite:
         raise ConfigError(f"--out {out!r} exists: pass --overwrite to replace it", option="out")
-    config = info["config"]
+    config = info
     text, code, note_id = "text", "code", "note_id"
     if config.get("notes"):
         text, code, found_id = note_columns(

@@ -62,4 +62,4 @@ def test_quality_prints_the_gates(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_not_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["quality", str(tmp_path)]) == 2
-    assert "is not a generation run directory (no run.json)" in capsys.readouterr().err
+    assert "is not a generation run directory (no run.json, no quota.json)" in capsys.readouterr().err
