@@ -13,6 +13,7 @@ import pytest
 
 from medsyn.errors import MedsynError
 from medsyn.pipeline.generate import GenerateConfig, cpu_threads, prepare, run_generate
+from medsyn.quality.filters import FilterConfig
 from tests.fake_openai import FakeOpenAI
 from tests.kill import kill_job_when
 from tests.processes import environments_of
@@ -54,10 +55,11 @@ def _read(out: Path) -> list[dict]:
 
 
 def test_job_writes_every_planned_row_once_with_provenance(
-    ray_local, default_model: Path, notes_file: Path, tmp_path: Path
+    ray_local, default_model: Path, notes_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "notes"
-    config = _config(out, notes_file, model=str(default_model))
+    filters = FilterConfig(filters=["copy_example"])  # the tiny model's notes name no symptoms
+    config = _config(out, notes_file, model=str(default_model), filter=filters)
     summary = run_generate(config, progress=False)
     assert (summary["notes"], summary["planned"], summary["missing"], summary["duplicates"]) == (12, 12, 0, 0)
     assert summary["failed"] == 0 and summary["this_run"]["notes"] == 12
@@ -81,6 +83,7 @@ def test_job_writes_every_planned_row_once_with_provenance(
         else:
             assert r["example_id"] is None and r["template_id"].startswith("baseline_symptoms")
     assert json.loads((out / "summary.json").read_text())["notes"] == 12
+    _check_kept_set_card_and_export(out, summary, filters, default_model, notes_file, tmp_path, capsys)
 
     # Rerun on a complete run: nothing to do, nothing duplicated.
     again = run_generate(config, progress=False)
@@ -237,20 +240,23 @@ def test_dry_run_engine_measures_the_job_and_is_refused_as_training_data(
         _config(out, notes_file, engine="dryrun")
 
 
-def test_the_kept_set_its_card_and_its_export(
-    ray_local, default_model: Path, notes_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def _check_kept_set_card_and_export(
+    out: Path,
+    summary: dict,
+    filters: FilterConfig,
+    default_model: Path,
+    notes_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A complete run writes kept/ (the notes that pass evaluate's filters, by the same code), the dataset
-    card before summary.json, and exports the kept set in the real notes' own columns."""
+    """A complete run has kept/ (the notes that pass evaluate's filters, by the same code), the dataset
+    card written before summary.json, and exports the kept set in the real notes' own columns."""
     from medsyn.cli.main import main
     from medsyn.evaluate.synthetic import read_synthetic
     from medsyn.notes import load_notes
     from medsyn.pipeline.kept import export_kept, read_kept
-    from medsyn.quality.filters import FilterConfig, apply_filters
+    from medsyn.quality.filters import apply_filters
 
-    out = tmp_path / "notes"
-    filters = FilterConfig(filters=["copy_example"])
-    summary = run_generate(_config(out, notes_file, model=str(default_model), filter=filters), progress=False)
     manifest = json.loads((out / "kept" / "manifest.json").read_text())
     kept = pq.read_table(out / "kept" / "notes.parquet")
     reasons = pq.read_table(out / "kept" / "reasons.parquet").to_pylist()
