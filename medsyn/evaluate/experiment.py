@@ -126,6 +126,14 @@ def fit_and_rank(
     return rank_of_truth(clf.scores(test_texts), clf.classes, test_codes)
 
 
+def _run_kg(path: str | Path) -> Any:
+    """The MKG index of the KG a generation run was planned on (its run.json's --kg), for kg_consistency."""
+    from medsyn.pipeline.kept import run_config, symptom_index
+
+    config = run_config(Location.parse(path, option="--synthetic")) or {}
+    return symptom_index(config.get("kg"), config.get("language", "ru"))
+
+
 def _run_notes(path: str | Path) -> pa.Table | None:
     """The real notes a generation run took its examples from (its run.json's --notes), if readable."""
     loc = Location.parse(path, option="--synthetic")
@@ -291,6 +299,7 @@ def _experiment(
         )
         from_kept_set = result is not None
         if result is None:
+            symptom_codes = _run_kg(path) if "kg_consistency" in filter_config.filters else None
             result = apply_filters(
                 table,
                 real_texts,
@@ -298,6 +307,7 @@ def _experiment(
                 real_codes=real_codes,
                 seed=config.seed,
                 test_texts=test_texts,
+                symptom_codes=symptom_codes,
             )
         kept[label] = result.kept
         filters[label] = {

@@ -668,6 +668,8 @@ def _run(run: RunDir, planner: Planner, config: GenerateConfig, progress: bool) 
             run,
             notes=str(config.notes) if config.notes else None,
             test=list(config.test),
+            kg=config.kg,
+            language=config.language,
             filters=config.filter,
             text_column=config.text_column,
             code_column=config.code_column,

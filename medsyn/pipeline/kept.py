@@ -47,6 +47,8 @@ def write_kept(
     notes: str | None,
     filters: FilterConfig,
     test: list[str] | None = None,
+    kg: str | None = None,
+    language: str = "ru",
     text_column: str | None = None,
     code_column: str = "code",
 ) -> dict[str, Any]:
@@ -67,13 +69,23 @@ def write_kept(
         texts = load_notes(path, text_column=text_column, code_column=code_column)["text"].to_pylist()
         test_sets.append({"path": str(path), "n": len(texts), "fingerprint": test_fingerprint(texts)})
         test_texts += texts
+    symptom_codes = symptom_index(kg, language)
     result = apply_filters(
-        table, real_texts, filters, real_codes=real_codes, seed=FILTER_SEED, test_texts=test_texts
+        table,
+        real_texts,
+        filters,
+        real_codes=real_codes,
+        seed=FILTER_SEED,
+        test_texts=test_texts,
+        symptom_codes=symptom_codes,
     )
     kept_ids = pa.array(result.kept["note_id"].to_pylist(), pa.string())
     rows = run.read()
     kept_rows = rows.filter(pc.is_in(rows["note_id"], value_set=kept_ids))
     kept_rows = kept_rows.sort_by("row") if "row" in kept_rows.column_names else kept_rows
+    if symptom_codes is not None:  # the KG consistency column: each note's off-code symptoms
+        off = [symptom_codes.off_code(t or "", c) for t, c in zip(*_text_codes(kept_rows), strict=True)]
+        kept_rows = kept_rows.append_column("off_code_symptoms", pa.array(off, pa.list_(pa.string())))
     out = run.out.join(KEPT)
     out.join(NOTES_FILE).write_parquet(kept_rows)
     reasons = table.select(["note_id", "code"]).append_column(
@@ -99,6 +111,22 @@ def write_kept(
     }
     out.join(MANIFEST).write_json(manifest)
     return manifest
+
+
+def symptom_index(kg: str | None, language: str) -> Any:
+    """The MKG's symptom-to-codes index (None without a KG)."""
+    if not kg:
+        return None
+    from medsyn.kg import open_kg
+    from medsyn.quality.kg_consistency import SymptomCodes
+
+    return SymptomCodes.from_kg(open_kg(kg), language)
+
+
+def _text_codes(table: pa.Table) -> tuple[list[str], list[str]]:
+    from medsyn.icd import category
+
+    return table["text"].to_pylist(), [category(c) if c else c for c in table["code"].to_pylist()]
 
 
 def test_fingerprint(texts: list[str]) -> str:

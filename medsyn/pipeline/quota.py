@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medsyn.errors import ConfigError
-from medsyn.pipeline.kept import real_fingerprint, test_fingerprint
+from medsyn.pipeline.kept import real_fingerprint, symptom_index, test_fingerprint
 from medsyn.storage import Location
 
 QUOTA_FILE = "quota.json"
@@ -157,6 +157,10 @@ def run_quota(config: Any, *, progress: bool = True) -> dict[str, Any]:
             "text"
         ].to_pylist()
 
+    symptom_codes = (
+        symptom_index(config.kg, config.language) if "kg_consistency" in config.filter.filters else None
+    )
+
     def round_config(r: int, counts: dict[str, int]) -> Any:
         return replace(
             config,
@@ -183,7 +187,13 @@ def run_quota(config: Any, *, progress: bool = True) -> dict[str, Any]:
                 promote_options="permissive",
             )
             result = apply_filters(
-                table, real_texts, config.filter, real_codes=real_codes, seed=0, test_texts=test_texts
+                table,
+                real_texts,
+                config.filter,
+                real_codes=real_codes,
+                seed=0,
+                test_texts=test_texts,
+                symptom_codes=symptom_codes,
             )
             kept = Counter(result.kept["code"].to_pylist())
             attempts = Counter(table["code"].to_pylist())

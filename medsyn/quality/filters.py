@@ -16,7 +16,9 @@ Filters, in order (the ones named in `FilterConfig.filters` run; `failed` always
 - copy_real: the note is too close to some real training note (n-gram Jaccard >= the bound);
 - near_duplicate: the note near-duplicates an earlier synthetic note (MinHash LSH);
 - disagreement: a classifier trained on the real training notes does not rank the note's code in
-  its top k (codes the classifier never saw are kept and counted as unjudged).
+  its top k (codes the classifier never saw are kept and counted as unjudged);
+- kg_consistency: the note names more symptoms that the MKG ties to other codes but not to its own than
+  the bound (`medsyn.quality.kg_consistency`).
 Only real *training* notes are consulted, and the test notes only to remove copies of them.
 """
 
@@ -40,6 +42,7 @@ Filter = Literal[
     "copy_real",
     "near_duplicate",
     "disagreement",
+    "kg_consistency",
 ]
 FILTERS: tuple[Filter, ...] = get_args(Filter)
 DEFAULT_FILTERS: list[Filter] = ["symptom_recall", "copy_example", "copy_real", "near_duplicate"]
@@ -72,6 +75,10 @@ class FilterConfig:
     )
     disagreement_top_k: int = option(
         5, help="disagreement: keep a note whose code is in the top k predictions"
+    )
+    max_off_code_symptoms: int = option(
+        0,
+        help="kg_consistency: most symptoms a note may name that the MKG ties to other codes, not its own",
     )
     max_test_containment: float = option(
         0.5,
@@ -107,9 +114,11 @@ def apply_filters(
     real_codes: list[str] | None = None,
     seed: int = 0,
     test_texts: list[str] | None = None,
+    symptom_codes: Any = None,
 ) -> FilterResult:
     """Run the filters over `synthetic` (its text, code and score columns) against the real *training*
-    notes; with `test_texts`, first remove the notes that copy a test note (`test_overlap`)."""
+    notes; with `test_texts`, first remove the notes that copy a test note (`test_overlap`).
+    `symptom_codes` (a `medsyn.quality.kg_consistency.SymptomCodes`): the MKG, for `kg_consistency`."""
     n = synthetic.num_rows
     texts = [t or "" for t in _col(synthetic, "text")]
     codes = _col(synthetic, "code")
@@ -178,6 +187,15 @@ def apply_filters(
         elif name == "disagreement":
             bad, unjudged = _disagreement(rows, texts, codes, real_texts, real_codes, config, seed)
             record(name, config.disagreement_top_k, bad, unjudged=unjudged)
+        elif name == "kg_consistency":
+            if symptom_codes is None:
+                raise ConfigError(
+                    "the kg_consistency filter needs the MKG: the run's --kg (where its run.json names one)",
+                    option="filters",
+                )
+            t = config.max_off_code_symptoms
+            off = [len(symptom_codes.off_code(texts[i], codes[i])) for i in rows]
+            record(name, t, [i for i, k in zip(rows, off, strict=True) if k > t])
     kept = synthetic.filter(pa.array([r is None for r in reasons]))
     return FilterResult(kept=kept, reasons=reasons, funnel=funnel)
 

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from medsyn.quality.kg_consistency import SymptomCodes, off_code_share
 from medsyn.quality.realism import realism
 from medsyn.quality.text import tokens
 
@@ -93,6 +94,8 @@ class RealReference:
         self.lengths = {c: np.sort(np.asarray(v)) for c, v in lengths.items()}
         self.classifier = TfidfClassifier(seed=seed).fit(texts, codes) if len(set(codes)) >= 2 else None
         self.index = NgramIndex(texts)
+        # The MKG's symptom-to-codes index for the KG consistency gate (set by `reference_for`).
+        self.symptom_codes: SymptomCodes | None = None
 
     def classifier_for(
         self, texts: list[str], codes: list[str], config: TfidfConfig, seed: int
@@ -281,6 +284,7 @@ def quality_gates(
             "reason": "needs real notes of 2+ codes"
         }
         out["drift"] = _gate(None, t.drift, at_most=True) | {"reason": "needs real notes of 2+ codes"}
+    out["kg_consistency"] = _kg_consistency(reference, ok, held_out)
 
     copied_example = [bool(r.get("copied_example")) for r in ok]
     copy: dict[str, Any] = {"example": _share(copied_example)}
@@ -318,6 +322,33 @@ def quality_gates(
     return out
 
 
+def _kg_consistency(
+    reference: RealReference | None, ok: list[dict[str, Any]], held_out: tuple[list[str], list[str]] | None
+) -> dict[str, Any]:
+    """The share of notes that mention a symptom the MKG ties to other codes but not to theirs, beside the
+    same share for real notes of the same codes (held out where given, else the reference's)."""
+    target = "reported: share of notes naming another code's MKG symptom"
+    if reference is None or reference.symptom_codes is None:
+        return {
+            "value": None,
+            "target": target,
+            "passed": None,
+            "applicable": False,
+            "reason": "needs the MKG and the real notes",
+        }
+    index = reference.symptom_codes
+    codes = {r["code"] for r in ok}
+    real_texts, real_codes = held_out or (reference.texts, reference.codes)
+    real = [(text, code) for text, code in zip(real_texts, real_codes, strict=True) if code in codes]
+    return {
+        "value": off_code_share(index, [r["text"] for r in ok], [r["code"] for r in ok]),
+        "real": off_code_share(index, [x for x, _ in real], [c for _, c in real]),
+        "target": target,
+        "passed": None,
+        "applicable": False,  # no verdict: the MKG's edges are sparse (real notes score about 0.5)
+    }
+
+
 GATES = ("language", "degenerate", "length", "symptom_recall", "classifier_agreement", "drift", "copy_rate")
 
 
@@ -341,6 +372,11 @@ def gate_lines(gates: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if g.get("real") is not None:  # the same share for held-out real notes of the same codes
             value += f" (real notes {fmt(g['real'])})"
         rows.append((name, value, str(g.get("target", "")), verdict))
+    k = gates.get("kg_consistency") or {}  # absent from runs gated before it existed
+    if k.get("value") is not None:
+        rows.append(
+            ("kg_consistency", f"{fmt(k['value'])} (real notes {fmt(k.get('real'))})", k["target"], "")
+        )
     r = gates.get("realism") or {}  # absent from runs gated before it existed
     target = "reported: 0.5 reads as real"
     if r.get("value") is not None:
@@ -376,8 +412,11 @@ def reference_for(
     if not notes:
         return None
     table = load_notes(notes, text_column=text_column, code_column=code_column)
-    titles = open_kg(kg).tables().diseases[f"title_{language}"].to_pylist()
-    return RealReference.build(table, [t for t in titles if t])
+    store = open_kg(kg)
+    titles = store.tables().diseases[f"title_{language}"].to_pylist()
+    reference = RealReference.build(table, [t for t in titles if t])
+    reference.symptom_codes = SymptomCodes.from_kg(store, language)
+    return reference
 
 
 def run_gates(

@@ -34,7 +34,9 @@ def _table() -> pa.Table:
 
 
 def test_each_filter_removes_its_note_and_the_funnel_adds_up() -> None:
-    config = FilterConfig(filters=[f for f in FILTERS if f not in ("failed", "disagreement")])
+    config = FilterConfig(
+        filters=[f for f in FILTERS if f not in ("failed", "disagreement", "kg_consistency")]
+    )
     result = apply_filters(_table(), REAL, config)
     assert result.reasons == [r[-1] for r in ROWS]
     assert result.kept["note_id"].to_pylist() == ["s6", "s8"]
@@ -50,9 +52,35 @@ def test_each_filter_removes_its_note_and_the_funnel_adds_up() -> None:
         "copy_real": 1,
         "near_duplicate": 1,
         "disagreement": 0,
+        "kg_consistency": 0,
     }
     assert funnel["disagreement"]["enabled"] is False and funnel["test_overlap"]["enabled"] is False
-    assert [s["remaining"] for s in result.funnel] == [7, 7, 6, 5, 4, 3, 2, 2]
+    assert [s["remaining"] for s in result.funnel] == [7, 7, 6, 5, 4, 3, 2, 2, 2]
+
+
+def test_the_kg_consistency_filter_drops_notes_naming_another_codes_symptoms() -> None:
+    """A haemorrhoids note that speaks of lumbar pain names an MKG symptom of M54's, not of K64's."""
+    from medsyn.errors import ConfigError
+    from medsyn.quality.kg_consistency import SymptomCodes
+
+    index = SymptomCodes({"боль в пояснице": {"M54"}, "кровотечение": {"K64"}, "зуд": {"K64", "L29"}})
+    table = pa.table(
+        {
+            "note_id": ["a", "b", "c"],
+            "code": ["K64", "K64", "M54.5"],
+            "text": ["Кровотечение и зуд после стула.", "Боли в пояснице, кровотечение.", "Боль в пояснице."],
+        }
+    )
+    assert index.off_code(table["text"][1].as_py(), "K64") == ["боль в пояснице"]
+    assert index.off_code(table["text"][2].as_py(), "M54.5") == []  # its category's symptom
+    config = FilterConfig(filters=["kg_consistency"])
+    result = apply_filters(table, [], config, symptom_codes=index)
+    assert result.reasons == [None, "kg_consistency", None]
+    assert apply_filters(
+        table, [], FilterConfig(filters=["kg_consistency"], max_off_code_symptoms=1), symptom_codes=index
+    ).reasons == [None, None, None]
+    with pytest.raises(ConfigError, match="kg_consistency filter needs the MKG"):
+        apply_filters(table, [], config)
 
 
 def test_switched_off_filters_keep_their_notes() -> None:

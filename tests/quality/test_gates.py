@@ -211,3 +211,24 @@ def test_the_reference_classifier_stands_in_only_for_the_same_fit() -> None:
     assert reference.classifier_for(texts, codes, TfidfConfig(c=1.0), 3) is None
     assert reference.classifier_for(texts[::-1], codes[::-1], TfidfConfig(), 3) is None
     assert reference.classifier_for(texts[:-1], codes[:-1], TfidfConfig(), 3) is None
+
+
+def test_kg_consistency_counts_notes_naming_another_codes_symptoms_beside_real_notes() -> None:
+    from medsyn.quality.gates import gate_lines
+    from medsyn.quality.kg_consistency import SymptomCodes
+
+    reference = RealReference.build(REAL)
+    generated = _generated(
+        [("K29", GOOD_K29, 1.0, False, None), ("K29", GOOD_K29 + " Насморк.", 1.0, False, None)]
+    )
+    assert (
+        quality_gates(generated, reference)["kg_consistency"]["reason"] == "needs the MKG and the real notes"
+    )
+    reference.symptom_codes = SymptomCodes({"насморк": {"J06"}, "изжога": {"K29"}, "тошнота": {"K29"}})
+    gate = quality_gates(generated, reference)["kg_consistency"]
+    assert gate["value"] == 0.5  # the second note names J06's "насморк"
+    assert gate["real"] == 0.0  # no real K29 note does
+    assert gate["applicable"] is False  # reported, never a verdict
+    assert quality_gates(generated, reference)["passed"] is not False
+    row = next(r for r in gate_lines(quality_gates(generated, reference)) if r[0] == "kg_consistency")
+    assert row[1] == "0.500 (real notes 0.000)"
