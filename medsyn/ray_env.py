@@ -63,7 +63,7 @@ def check_answers(address: str, timeout_s: float = 5.0) -> None:
 
 # The loggers whose records reach the console in a job's driver process: Ray's own (cluster start, token
 # auth notices), Ray Data's (execution plans, "progress bars disabled") and vLLM's.
-CONSOLE_LOGGERS = ("ray", "ray.data", "ray.train", "ray.serve", "vllm")
+CONSOLE_LOGGERS = ("ray", "ray.data", "ray.train", "ray.serve", "ray.llm", "vllm")
 
 
 @contextlib.contextmanager
@@ -112,24 +112,32 @@ def _fd2_to(path: str | Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _python_logs_to(path: str | Path) -> Iterator[None]:
-    """The console handlers of CONSOLE_LOGGERS replaced by one handler appending to `path`."""
+    """The console handlers of CONSOLE_LOGGERS and their children replaced by one handler appending to
+    `path`. ray.llm's module loggers, made later with a console handler each unless `ray.llm` has one,
+    find a (null) handler there and pass their records up to `ray`'s file handler."""
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setLevel(logging.INFO)  # Ray Data's logger passes DEBUG records on: hundreds per run
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    existing = [n for n in logging.Logger.manager.loggerDict if n.split(".")[0] in ("ray", "vllm")]
+    loggers = [logging.getLogger(n) for n in dict.fromkeys([*CONSOLE_LOGGERS, *existing])]
     swapped: list[tuple[logging.Logger, logging.Handler]] = []
-    for name in CONSOLE_LOGGERS:
-        logger = logging.getLogger(name)
+    added: list[logging.Logger] = []
+    for logger in loggers:
         for handler in list(logger.handlers):
             if getattr(handler, "stream", None) in (sys.stderr, sys.stdout):
                 logger.removeHandler(handler)
                 swapped.append((logger, handler))
         if logger.propagate is False or logger.parent is logging.root:
             logger.addHandler(to_file)
+            added.append(logger)
+    placeholder = logging.NullHandler()
+    logging.getLogger("ray.llm").addHandler(placeholder)
     try:
         yield
     finally:
-        for name in CONSOLE_LOGGERS:
-            logging.getLogger(name).removeHandler(to_file)
+        logging.getLogger("ray.llm").removeHandler(placeholder)
+        for logger in added:
+            logger.removeHandler(to_file)
         for logger, handler in swapped:
             logger.addHandler(handler)
         to_file.close()

@@ -63,11 +63,17 @@ def test_logs_to_file_keeps_the_console_for_the_user(tmp_path, capfd) -> None:  
         logging.getLogger("ray").warning("a notice from Ray")
         logging.getLogger("ray.data").info("an execution plan")
         os.write(2, b"[E core_worker.cc] a line from C++\n")
+        # ray.llm's module loggers, made as its modules are imported (each with a console handler of
+        # its own unless `ray.llm` has a handler).
+        from ray.llm._internal.common.observability.logging import get_logger
+
+        get_logger("medsyn_test_module").info("No cloud storage mirror configured")
         print("progress for the user", file=sys.stderr)
     os.write(2, b"after the block\n")
     err = capfd.readouterr().err
     text = log.read_text()
     assert "a notice from Ray" in text and "an execution plan" in text and "a line from C++" in text
+    assert "No cloud storage mirror" in text and "No cloud storage mirror" not in err
     assert "progress for the user" in err and "progress for the user" not in text
     assert "a notice from Ray" not in err and "a line from C++" not in err
     assert "after the block" in err and "after the block" not in text
