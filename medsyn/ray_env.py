@@ -107,7 +107,7 @@ def _fd2_to(path: str | Path) -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         sys.stderr = python_stderr
-        console.close()
+        # Not closed: a handler made during the block (a library's StreamHandler) keeps writing to it.
 
 
 @contextlib.contextmanager

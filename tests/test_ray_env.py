@@ -68,8 +68,11 @@ def test_logs_to_file_keeps_the_console_for_the_user(tmp_path, capfd) -> None:  
         from ray.llm._internal.common.observability.logging import get_logger
 
         get_logger("medsyn_test_module").info("No cloud storage mirror configured")
+        late = logging.getLogger("medsyn_test_late")  # a library's handler made during the block
+        late.addHandler(logging.StreamHandler())
         print("progress for the user", file=sys.stderr)
     os.write(2, b"after the block\n")
+    late.warning("a late handler still writes")  # its stream is not closed under it
     err = capfd.readouterr().err
     text = log.read_text()
     assert "a notice from Ray" in text and "an execution plan" in text and "a line from C++" in text
@@ -77,6 +80,7 @@ def test_logs_to_file_keeps_the_console_for_the_user(tmp_path, capfd) -> None:  
     assert "progress for the user" in err and "progress for the user" not in text
     assert "a notice from Ray" not in err and "a line from C++" not in err
     assert "after the block" in err and "after the block" not in text
+    assert "a late handler still writes" in err and "Logging error" not in err
     assert {n: list(logging.getLogger(n).handlers) for n in before} == before
 
 
