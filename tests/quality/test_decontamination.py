@@ -33,7 +33,7 @@ def test_the_filters_remove_test_copies_and_count_them() -> None:
         {
             "note_id": ["a", "b", "c"],
             "code": ["K29", "J20", "R51"],
-            "text": [TEST_NOTES[1] + " Хрипы в лёгких.", "Изжога и отрыжка кислым.", "Головная боль."],
+            "text": [TEST_NOTES[1][:45], "Изжога и отрыжка кислым.", "Головная боль."],
         }
     )
     config = FilterConfig(filters=[])
