@@ -83,8 +83,8 @@ class FilterConfig:
     max_test_containment: float = option(
         0.9,
         help="decontamination, with test notes given (--test): most share of a note's 5-grams found in "
-        "any one test note (RuMedTop3's real train notes against dev: 37.7% reach 0.5, 14.2% 0.7, 4.0% 0.9: "
-        "short complaint notes share their phrasing)",
+        "any one test note (of RuMedTop3's real train notes against dev, a share of 0.377 reach 0.5, 0.142 "
+        "reach 0.7, 0.040 reach 0.9: short complaint notes share their phrasing)",
     )
 
     def __post_init__(self) -> None:
