@@ -94,7 +94,7 @@ def test_the_site_builds_strictly_with_every_guide_and_reference(site: Path) -> 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
-        pass
+        """No access log in the test's output."""
 
 
 @pytest.fixture(scope="module")
